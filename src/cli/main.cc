@@ -1,0 +1,49 @@
+// replicakv: one binary for the node, local clusters, the demo and the testers.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/local_cluster.h"
+#include "server/server.h"
+
+namespace rkv {
+int RunDemoCommand(const std::vector<std::string>& args);
+}
+
+namespace {
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: replicakv <command> [flags]   (replicakv <command> --help for flags)\n"
+               "\n"
+               "  server    run one node\n"
+               "  cluster   run a local cluster of real processes until Ctrl-C\n"
+               "  demo      a narrated tour that starts a node, shows what it does, and exits\n"
+               "  version   print the version\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage(stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "server") return rkv::RunServerCommand(args);
+  if (cmd == "cluster") return rkv::RunClusterCommand(args);
+  if (cmd == "demo") return rkv::RunDemoCommand(args);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("replicakv 0.1.0\n");
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    Usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "replicakv: unknown command '%s'\n", cmd.c_str());
+  Usage(stderr);
+  return 2;
+}

@@ -1,0 +1,189 @@
+// The one architectural rule (DESIGN.md §2): a replication core is a
+// deterministic state machine. It takes inputs and returns effects as data; it
+// never touches a socket, thread, clock, file or random source of its own.
+//
+//   inputs:  Step(message) · Propose(request) · Tick(now_ns) · Persisted(position)
+//   effects: Ready — records to persist, messages, entries to apply, reads
+//            that may be served, requests that failed.
+//
+// Drivers: src/server (Asio + RocksDB) and src/sim (virtual time, one thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace rkv {
+
+using NodeId = uint64_t;  // 0 means "none"
+
+struct LogPosition {
+  uint64_t term = 0;
+  uint64_t index = 0;
+  friend bool operator==(const LogPosition&, const LogPosition&) = default;
+};
+
+enum class EntryKind : uint8_t {
+  kNoop = 0,     // appended by a new leader to commit its term
+  kCommand = 1,  // client commands (kv/command_codec.h)
+  kConfig = 2,   // membership change
+};
+
+struct Entry {
+  uint64_t term = 0;
+  uint64_t index = 0;
+  EntryKind kind = EntryKind::kCommand;
+  std::string data;
+};
+
+// Persisted with a sync before any vote or acknowledgement that depends on it.
+struct HardState {
+  uint64_t term = 0;
+  NodeId vote = 0;
+  friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+enum class MsgType : uint8_t {
+  kPreVote = 0,
+  kPreVoteResp,
+  kVote,
+  kVoteResp,
+  kAppend,       // entries (possibly none) after (log_term, index); carries commit/applied
+  kAppendResp,   // index = follower's match (or rejected index); reject_hint = its last index
+  kHeartbeat,    // commit; context = read-index round
+  kHeartbeatResp,
+  kForward,      // follower → leader: client writes; context = forward id
+  kForwardResp,  // leader → follower: index of the first forwarded entry, or reject
+  kTimeoutNow,   // leader → follower: start an election now (leadership transfer)
+};
+
+std::string_view MsgTypeName(MsgType t);
+
+// One struct for every message of the single-leader family (like etcd's
+// raftpb.Message); fields a type does not use stay zero. The server's
+// transport maps it to protobuf; the simulator passes it as is.
+struct Message {
+  MsgType type = MsgType::kAppend;
+  NodeId from = 0;
+  NodeId to = 0;
+  uint64_t term = 0;
+  uint64_t log_term = 0;   // term of the entry at `index` (kAppend: previous entry)
+  uint64_t index = 0;
+  uint64_t commit = 0;     // leader's majority commit
+  uint64_t applied = 0;    // leader's acknowledged (applied) index, for async/one followers
+  uint64_t context = 0;    // read-index round or forward id
+  uint64_t reject_hint = 0;
+  bool reject = false;
+  std::vector<Entry> entries;
+};
+
+enum class RequestKind : uint8_t {
+  kWrite = 0,  // data = encoded commands; replicated through the log
+  kRead = 1,   // linearizable read: served once the applied state covers a confirmed read index
+};
+
+struct Request {
+  uint64_t id = 0;  // chosen by the driver, unique per node
+  RequestKind kind = RequestKind::kWrite;
+  std::string data;
+};
+
+struct ApplyItem {
+  Entry entry;
+  uint64_t request_id = 0;  // this node's request that proposed the entry, or 0
+};
+
+struct RequestFailed {
+  uint64_t request_id = 0;
+  Status status;  // kTryAgain: not applied; kTimeout: outcome unknown
+};
+
+// Effects, in the order a driver must carry them out:
+//  1. Persist hard_state, then truncate the log from truncate_from, then append
+//     `append`. All of it is durable (synced when `sync`) before step 4's
+//     messages_after_persist go out and before Persisted() is reported.
+//  2. Send `messages` now: they do not depend on step 1 (a leader's appends
+//     may go out while its own fsync runs, Raft thesis §10.2.1).
+//  3. Undo applied entries after `rollback_after` (if set), recording them as
+//     rolled back; then apply `apply` in order; then serve `reads`; then fail
+//     `failed`.
+//  4. After step 1 is durable: send messages_after_persist, report Persisted.
+struct Ready {
+  std::optional<HardState> hard_state;
+  std::optional<uint64_t> truncate_from;
+  std::vector<Entry> append;
+  bool sync = false;
+
+  std::vector<Message> messages;
+  std::vector<Message> messages_after_persist;
+
+  std::optional<uint64_t> rollback_after;
+  std::vector<ApplyItem> apply;
+  std::vector<uint64_t> reads;  // request ids of reads that may now be served
+  std::vector<RequestFailed> failed;
+  // Log entries up to this index are no longer needed: the driver may delete
+  // them together with (or after) the state machine writes of this Ready.
+  std::optional<uint64_t> compact_upto;
+
+  bool empty() const {
+    return !hard_state && !truncate_from && append.empty() && messages.empty() &&
+           messages_after_persist.empty() && !rollback_after && apply.empty() &&
+           reads.empty() && failed.empty() && !compact_upto;
+  }
+};
+
+enum class Role : uint8_t { kStandalone, kLeader, kFollower, kCandidate, kLearner };
+std::string_view RoleName(Role r);
+
+struct FollowerStatus {
+  NodeId id = 0;
+  uint64_t match_index = 0;
+  uint64_t lag_entries = 0;
+  double lag_ms = 0;
+  double last_ack_age_ms = 0;
+  std::string state;  // online | probe | snapshot | down
+};
+
+struct CoreStatus {
+  Role role = Role::kStandalone;
+  uint64_t term = 0;
+  NodeId leader_id = 0;
+  uint64_t last_index = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  std::vector<FollowerStatus> followers;  // on a leader
+};
+
+// What a core is started from: everything it persisted before a restart.
+struct CoreRecovery {
+  HardState hard_state;
+  std::vector<Entry> log;       // entries after the snapshot, in index order
+  LogPosition applied;          // the state machine's durable applied position
+};
+
+class ReplicaCore {
+ public:
+  virtual ~ReplicaCore() = default;
+
+  // Advances the core's clock (monotonic ns) and fires due timers. Drivers call
+  // it before other inputs whenever time has moved.
+  virtual void Tick(uint64_t now_ns) = 0;
+  // A peer's message.
+  virtual void Step(const Message& m) = 0;
+  // A client request. Its outcome arrives later in Ready: an ApplyItem with its
+  // id (writes), its id in `reads`, or a RequestFailed.
+  virtual void Propose(Request r) = 0;
+  // The log is durable up to `pos` (reported in the order Readys were taken).
+  virtual void Persisted(LogPosition pos) = 0;
+
+  virtual bool HasReady() const = 0;
+  virtual Ready TakeReady() = 0;
+
+  virtual CoreStatus GetStatus() const = 0;
+};
+
+}  // namespace rkv

@@ -1,0 +1,55 @@
+#include "kv/command_codec.h"
+
+#include "core/encoding.h"
+
+namespace rkv {
+
+namespace {
+constexpr char kFormat = 1;
+
+void AppendArgv(const Argv& argv, std::string* out) {
+  PutVarint64(out, argv.size());
+  for (std::string_view a : argv) PutLengthPrefixed(out, a);
+}
+}  // namespace
+
+void EncodeCommands(const std::vector<Argv>& commands, std::string* out) {
+  out->clear();
+  out->push_back(kFormat);
+  PutVarint64(out, commands.size());
+  for (const Argv& argv : commands) AppendArgv(argv, out);
+}
+
+void EncodeCommand(const Argv& command, std::string* out) {
+  out->clear();
+  size_t bytes = 8;
+  for (std::string_view a : command) bytes += a.size() + 5;
+  out->reserve(bytes);
+  out->push_back(kFormat);
+  PutVarint64(out, 1);
+  AppendArgv(command, out);
+}
+
+bool DecodeCommands(std::string_view data, std::vector<Argv>* commands) {
+  commands->clear();
+  if (data.empty() || data[0] != kFormat) return false;
+  data.remove_prefix(1);
+  uint64_t count = 0;
+  if (!GetVarint64(&data, &count) || count > data.size()) return false;
+  commands->reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t argc = 0;
+    if (!GetVarint64(&data, &argc) || argc > data.size() + 1) return false;
+    Argv argv;
+    argv.reserve(argc);
+    for (uint64_t j = 0; j < argc; ++j) {
+      std::string_view a;
+      if (!GetLengthPrefixed(&data, &a)) return false;
+      argv.push_back(a);
+    }
+    commands->push_back(std::move(argv));
+  }
+  return data.empty();
+}
+
+}  // namespace rkv

@@ -1,0 +1,133 @@
+#include "kv/kv_store.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "kv/commands.h"
+#include "storage/memory_engine.h"
+
+namespace rkv {
+namespace {
+
+Entry Cmd(uint64_t index, std::vector<std::vector<std::string>> cmds) {
+  std::vector<Argv> argvs;
+  for (auto& c : cmds) argvs.emplace_back(c.begin(), c.end());
+  Entry e;
+  e.term = 1;
+  e.index = index;
+  EncodeCommands(argvs, &e.data);
+  return e;
+}
+
+// Applies and optionally writes the batch to the engine.
+void Apply(KvStore* s, Engine* engine, const Entry& e, bool write) {
+  std::vector<Reply> replies;
+  ApplyEntry(s, e, &replies);
+  WriteBatch b;
+  uint64_t seq;
+  if (s->TakeWrites(&b, &seq) && write) {
+    ASSERT_TRUE(engine->Write(b, false).ok());
+    s->WritesDone(seq);
+  }
+}
+
+TEST(KvStore, OverlayServesAppliedWritesBeforeTheyAreWritten) {
+  MemoryEngine engine;
+  KvStore s(&engine);
+  std::vector<Reply> replies;
+  ApplyEntry(&s, Cmd(1, {{"set", "k", "v1"}}), &replies);
+  std::string stored;
+  EXPECT_TRUE(s.Get("k", &stored));
+  WriteBatch b;
+  uint64_t seq;
+  ASSERT_TRUE(s.TakeWrites(&b, &seq));
+  ApplyEntry(&s, Cmd(2, {{"del", "k"}}), &replies);
+  EXPECT_FALSE(s.Get("k", &stored)) << "a delete hides the engine's value";
+  ASSERT_TRUE(engine.Write(b, false).ok());
+  s.WritesDone(seq);
+  EXPECT_FALSE(s.Get("k", &stored)) << "the later delete is still in flight";
+  WriteBatch b2;
+  ASSERT_TRUE(s.TakeWrites(&b2, &seq));
+  ASSERT_TRUE(engine.Write(b2, false).ok());
+  s.WritesDone(seq);
+  EXPECT_EQ(s.overlay_size(), 0u);
+  EXPECT_FALSE(s.Get("k", &stored));
+  EXPECT_EQ(s.key_count(), 0u);
+}
+
+TEST(KvStore, DigestDependsOnStateNotHistory) {
+  MemoryEngine e1, e2;
+  KvStore a(&e1), b(&e2);
+  Apply(&a, &e1, Cmd(1, {{"set", "x", "1"}, {"set", "y", "2"}}), true);
+  Apply(&b, &e2, Cmd(1, {{"set", "y", "0"}}), true);
+  Apply(&b, &e2, Cmd(2, {{"set", "x", "1"}, {"set", "y", "2"}, {"set", "z", "3"}}), false);
+  Apply(&b, &e2, Cmd(3, {{"del", "z"}}), true);
+  EXPECT_EQ(a.digest(), b.digest());
+  EXPECT_EQ(a.key_count(), 2u);
+  EXPECT_EQ(b.key_count(), 2u);
+  Apply(&b, &e2, Cmd(4, {{"append", "x", "!"}}), true);
+  EXPECT_NE(a.digest(), b.digest());
+}
+
+TEST(KvStore, StateSurvivesReload) {
+  MemoryEngine engine;
+  {
+    KvStore s(&engine);
+    Apply(&s, &engine, Cmd(5, {{"set", "a", "1"}, {"incr", "n"}}), true);
+  }
+  KvStore s(&engine);
+  ASSERT_TRUE(s.Load().ok());
+  EXPECT_EQ(s.applied().index, 5u);
+  EXPECT_EQ(s.key_count(), 2u);
+  std::string stored;
+  EXPECT_TRUE(s.Get("n", &stored));
+}
+
+TEST(KvStore, ScanReturnsEveryKeyOnceAcrossEngineAndOverlay) {
+  MemoryEngine engine;
+  KvStore s(&engine);
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 300; ++i) sets.push_back({"set", "key" + std::to_string(i), "v"});
+  Apply(&s, &engine, Cmd(1, sets), true);
+  // More keys still in the overlay, and a delete of a written one.
+  Apply(&s, &engine, Cmd(2, {{"set", "late", "v"}, {"del", "key7"}}), false);
+  std::multiset<std::string> seen;
+  uint64_t cursor = 0;
+  int calls = 0;
+  do {
+    std::vector<std::string> keys;
+    cursor = s.Scan(cursor, 7, &keys);
+    seen.insert(keys.begin(), keys.end());
+    ++calls;
+  } while (cursor != 0 && calls < 1000);
+  EXPECT_EQ(seen.size(), 300u);
+  EXPECT_EQ(seen.count("late"), 1u);
+  EXPECT_EQ(seen.count("key7"), 0u);
+  EXPECT_GT(calls, 30);
+}
+
+TEST(KvStore, FlushAllHidesEverythingAtOnce) {
+  MemoryEngine engine;
+  KvStore s(&engine);
+  Apply(&s, &engine, Cmd(1, {{"set", "a", "1"}, {"set", "b", "2"}}), true);
+  Apply(&s, &engine, Cmd(2, {{"set", "c", "3"}}), false);
+  std::vector<Reply> r;
+  ApplyEntry(&s, Cmd(3, {{"flushall"}, {"set", "d", "4"}}), &r);
+  std::string stored;
+  EXPECT_FALSE(s.Get("a", &stored));
+  EXPECT_FALSE(s.Get("c", &stored));
+  EXPECT_TRUE(s.Get("d", &stored));
+  EXPECT_EQ(s.key_count(), 1u);
+  WriteBatch b;
+  uint64_t seq;
+  ASSERT_TRUE(s.TakeWrites(&b, &seq));
+  ASSERT_TRUE(engine.Write(b, false).ok());
+  s.WritesDone(seq);
+  std::vector<std::string> keys;
+  EXPECT_EQ(s.Scan(0, 100, &keys), 0u);
+  EXPECT_EQ(keys, std::vector<std::string>{"d"});
+}
+
+}  // namespace
+}  // namespace rkv

@@ -1,0 +1,131 @@
+#include "node/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "kv/command_codec.h"
+#include "standalone/standalone_core.h"
+#include "storage/memory_engine.h"
+
+namespace rkv {
+namespace {
+
+// A host whose storage writes complete only when the test says so.
+class FakeHost : public ReplicaHost {
+ public:
+  explicit FakeHost(MemoryEngine* engine) : engine_(engine) {}
+  void SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) override {
+    queue_.push_back({std::move(batch), sync, std::move(done)});
+  }
+  void Send(Message) override {}
+  void OnOutcome(uint64_t id, RequestOutcome o) override { outcomes.emplace_back(id, std::move(o)); }
+  void OnFatal(const Status& s) override { FAIL() << s.ToString(); }
+  // Completes the oldest pending write.
+  bool CompleteOne() {
+    if (queue_.empty()) return false;
+    Pending p = std::move(queue_.front());
+    queue_.pop_front();
+    EXPECT_TRUE(engine_->Write(p.batch, p.sync).ok());
+    p.done(Status::Ok());
+    return true;
+  }
+  void CompleteAll() {
+    while (CompleteOne()) {
+    }
+  }
+  size_t pending() const { return queue_.size(); }
+  std::vector<std::pair<uint64_t, RequestOutcome>> outcomes;
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    bool sync;
+    std::function<void(const Status&)> done;
+  };
+  MemoryEngine* engine_;
+  std::deque<Pending> queue_;
+};
+
+std::unique_ptr<Replica> OpenStandalone(FakeHost* host, MemoryEngine* engine) {
+  auto r = Replica::Open(host, engine, [](CoreRecovery rec) {
+    return std::make_unique<StandaloneCore>(StandaloneCore::Options{true}, std::move(rec));
+  });
+  EXPECT_TRUE(r.ok());
+  return std::move(r.value());
+}
+
+Request Write(uint64_t id, std::vector<std::string> argv) {
+  Request r;
+  r.id = id;
+  r.kind = RequestKind::kWrite;
+  EncodeCommand(Argv(argv.begin(), argv.end()), &r.data);
+  return r;
+}
+
+TEST(StandaloneReplica, AcknowledgesOnlyAfterTheLogIsDurable) {
+  MemoryEngine engine(/*track_unsynced=*/true);
+  FakeHost host(&engine);
+  auto replica = OpenStandalone(&host, &engine);
+  host.CompleteAll();  // the initial hard state
+  replica->Propose(Write(7, {"set", "k", "v"}));
+  replica->Propose(Write(8, {"incr", "n"}));
+  EXPECT_TRUE(host.outcomes.empty());
+  std::string stored;
+  EXPECT_FALSE(replica->store().Get("k", &stored)) << "not visible before it is durable";
+  ASSERT_TRUE(host.CompleteOne());  // the first log write
+  ASSERT_EQ(host.outcomes.size(), 1u);
+  ASSERT_TRUE(host.CompleteOne());  // the state machine's write of the first
+  ASSERT_TRUE(host.CompleteOne());  // the second log write
+  ASSERT_EQ(host.outcomes.size(), 2u);
+  EXPECT_EQ(host.outcomes[0].first, 7u);
+  EXPECT_EQ(host.outcomes[0].second.replies[0].str, "OK");
+  EXPECT_EQ(host.outcomes[1].second.replies[0].integer, 1);
+  EXPECT_TRUE(replica->store().Get("k", &stored));
+}
+
+TEST(StandaloneReplica, CrashAfterTheLogSyncReappliesOnRestart) {
+  MemoryEngine engine(/*track_unsynced=*/true);
+  {
+    FakeHost host(&engine);
+    auto replica = OpenStandalone(&host, &engine);
+    host.CompleteAll();
+    replica->Propose(Write(1, {"set", "a", "1"}));
+    replica->Propose(Write(2, {"append", "a", "2"}));
+    ASSERT_TRUE(host.CompleteOne());  // synced log record of the first
+    ASSERT_TRUE(host.CompleteOne());  // (lost below) the state machine's write
+    ASSERT_TRUE(host.CompleteOne());  // synced log record of the second
+    EXPECT_EQ(host.outcomes.size(), 2u);
+    // The state machine's (unsynced) write is pending: crash now, losing it.
+    engine.Crash(0);
+  }
+  FakeHost host(&engine);
+  auto replica = OpenStandalone(&host, &engine);
+  std::string stored;
+  ASSERT_TRUE(replica->store().Get("a", &stored)) << "re-applied from the log";
+  EXPECT_EQ(replica->store().applied().index, 2u);
+  EXPECT_EQ(replica->status().last_index, 2u);
+  host.CompleteAll();
+  replica->Propose(Write(3, {"get", "a"}));
+  host.CompleteAll();
+  ASSERT_EQ(host.outcomes.size(), 1u);
+  EXPECT_EQ(host.outcomes[0].second.replies[0].str, "12");
+  EXPECT_EQ(host.outcomes[0].second.position.index, 3u);
+}
+
+TEST(StandaloneReplica, AppliedEntriesAreCompactedFromTheLog) {
+  MemoryEngine engine;
+  FakeHost host(&engine);
+  auto replica = OpenStandalone(&host, &engine);
+  for (uint64_t i = 1; i <= 10; ++i) {
+    replica->Propose(Write(i, {"set", "k" + std::to_string(i), "v"}));
+    host.CompleteAll();
+  }
+  auto it = engine.NewIterator(Cf::kLog);
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid()) << "every applied entry was deleted from the log";
+  EXPECT_EQ(replica->store().key_count(), 10u);
+}
+
+}  // namespace
+}  // namespace rkv

@@ -1,0 +1,395 @@
+#include "server/client_conn.h"
+
+#include "core/limits.h"
+#include "kv/commands.h"
+#include "kv/numbers.h"
+#include "resp/writer.h"
+#include "server/server_impl.h"
+
+namespace rkv {
+
+namespace {
+
+// Requests queued on one connection before it stops reading, and the reply
+// bytes waiting to be sent before it does the same (resumed at half).
+constexpr size_t kSlotsHighWater = 4096;
+constexpr size_t kReplyBytesHighWater = 64ULL << 20;
+constexpr size_t kReadBufferBytes = 64 * 1024;
+
+// Redis 7's text for an unknown command, argument views and all.
+std::string UnknownCommandError(const Argv& argv) {
+  auto cstr = [](std::string_view s) { return s.substr(0, s.find('\0')); };
+  std::string args;
+  for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
+    std::string_view a = cstr(argv[i]).substr(0, 128 - args.size());
+    args += "'" + std::string(a) + "' ";
+  }
+  return "ERR unknown command '" + std::string(cstr(argv[0]).substr(0, 128)) +
+         "', with args beginning with: " + args;
+}
+
+std::string ArityError(std::string_view name) {
+  return "ERR wrong number of arguments for '" + ToLower(name) + "' command";
+}
+
+bool IsOneOf(std::string_view name, std::initializer_list<std::string_view> set) {
+  for (std::string_view s : set)
+    if (EqualsIgnoreCase(name, s)) return true;
+  return false;
+}
+
+}  // namespace
+
+ClientConn::ClientConn(ServerImpl* server, asio::ip::tcp::socket socket, uint64_t id)
+    : server_(server),
+      socket_(std::move(socket)),
+      id_(id),
+      created_ms_(WallNowMs()),
+      read_buf_(kReadBufferBytes) {}
+
+void ClientConn::Start() {
+  asio::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    peer_address_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    peer_is_loopback_ = ep.address().is_loopback();
+  }
+  authenticated_ = server_->config().password.empty();
+  if (server_->config().password.empty() && server_->config().protected_mode && !peer_is_loopback_) {
+    pending_ =
+        "-DENIED ReplicaKV is running in protected mode: no password is set, so only loopback "
+        "clients are served. Set --password, or --protected-mode false to accept this client.\r\n";
+    close_after_reply_ = true;
+    Write();
+    return;
+  }
+  Read();
+}
+
+void ClientConn::Read() {
+  if (reading_ || closed_ || read_paused_ || close_after_reply_) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->reading_ = false;
+                            if (ec) {
+                              self->Close();
+                              return;
+                            }
+                            self->OnRead(n);
+                          });
+}
+
+void ClientConn::OnRead(size_t n) {
+  if (closed_) return;
+  server_->metrics().net_input_bytes += n;
+  in_.append(read_buf_.data(), n);
+  if (in_.size() > limits::kClientQueryBufferBytesMax) {
+    // Redis closes a client whose query buffer passes the limit, without a reply.
+    Close();
+    return;
+  }
+  Argv argv;
+  std::string error;
+  while (!close_after_reply_ && !closed_) {
+    RespParser::Outcome o = parser_.Next(in_, &argv, &error);
+    if (o == RespParser::Outcome::kNeedMore) break;
+    if (o == RespParser::Outcome::kError) {
+      ++server_->metrics().protocol_errors;
+      slots_.emplace_back();
+      Slot& s = slots_.back();
+      s.state = Slot::State::kDone;
+      WriteError(error, &s.reply);
+      close_after_reply_ = true;
+      break;
+    }
+    if (!argv.empty()) HandleRequest(argv);
+  }
+  size_t consumable = parser_.consumable();
+  if (consumable > 0 && (consumable == in_.size() || consumable >= kReadBufferBytes)) {
+    in_.erase(0, consumable);
+    parser_.Consumed(consumable);
+  }
+  FlushReplies();
+  if (slots_.size() >= kSlotsHighWater || pending_.size() + out_.size() >= kReplyBytesHighWater)
+    read_paused_ = true;
+  Read();
+}
+
+ClientConn::Kind ClientConn::Classify(const Argv& argv) const {
+  if (waiting_ > 0) return Kind::kRead;  // decided again when it runs; be conservative
+  std::string_view name = argv[0];
+  if (in_multi_ && !IsOneOf(name, {"exec", "discard", "multi", "quit", "watch", "reset"}))
+    return Kind::kLocal;
+  if (EqualsIgnoreCase(name, "exec")) {
+    for (const auto& cmd : multi_queue_) {
+      const KvCommandSpec* spec = FindKvCommand(cmd[0]);
+      if (spec && (spec->flags & kCmdWrite)) return Kind::kWrite;
+    }
+    return Kind::kRead;
+  }
+  if (const KvCommandSpec* spec = FindKvCommand(name)) {
+    if (spec->flags & kCmdWrite) return Kind::kWrite;
+    if (spec->flags & kCmdReadOnly) return Kind::kRead;
+    return Kind::kLocal;
+  }
+  if (IsOneOf(name, {"info", "rkv.status", "wait"})) return Kind::kRead;
+  return Kind::kLocal;
+}
+
+void ClientConn::SetState(Slot& slot, int state) {
+  auto count = [this](Slot::State st) -> size_t* {
+    switch (st) {
+      case Slot::State::kWaiting: return &waiting_;
+      case Slot::State::kReadInFlight: return &reads_in_flight_;
+      case Slot::State::kWriteInFlight: return &writes_in_flight_;
+      case Slot::State::kIdle:
+      case Slot::State::kDone: return nullptr;
+    }
+    return nullptr;
+  };
+  if (size_t* c = count(slot.state)) --*c;
+  slot.state = static_cast<Slot::State>(state);
+  if (size_t* c = count(slot.state)) ++*c;
+}
+
+bool ClientConn::MayStart(Kind kind, size_t slot_index) const {
+  size_t waiting = 0, reads = 0, writes = 0;
+  for (size_t i = 0; i < slot_index; ++i) {
+    switch (slots_[i].state) {
+      case Slot::State::kWaiting: ++waiting; break;
+      case Slot::State::kReadInFlight: ++reads; break;
+      case Slot::State::kWriteInFlight: ++writes; break;
+      case Slot::State::kIdle:
+      case Slot::State::kDone: break;
+    }
+  }
+  if (waiting > 0) return false;
+  switch (kind) {
+    case Kind::kLocal: return true;
+    case Kind::kRead: return reads == 0 && writes == 0;
+    case Kind::kWrite: return reads == 0;
+  }
+  return false;
+}
+
+void ClientConn::HandleRequest(const Argv& argv) {
+  Kind kind = Classify(argv);
+  slots_.emplace_back();
+  Slot& s = slots_.back();
+  uint64_t seq = front_seq_ + slots_.size() - 1;
+  s.kind = kind;
+  s.protocol = protocol_;
+  s.start_ns = MonotonicNowNs();
+  s.command = ToLower(argv[0].substr(0, 32));
+  // Whether everything ahead of it allows it to run now.
+  bool free_to_run = waiting_ == 0 && reads_in_flight_ == 0 &&
+                     (kind != Kind::kRead || writes_in_flight_ == 0);
+  if (free_to_run) {
+    Run(s, seq, argv);
+  } else {
+    SetState(s, static_cast<int>(Slot::State::kWaiting));
+    s.argv.assign(argv.begin(), argv.end());
+  }
+}
+
+void ClientConn::Pump() {
+  if (waiting_ == 0) return;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.state != Slot::State::kWaiting) continue;
+    if (!MayStart(s.kind, i)) return;
+    SetState(s, static_cast<int>(Slot::State::kIdle));
+    std::vector<std::string> owned = std::move(s.argv);
+    s.argv.clear();
+    Argv argv(owned.begin(), owned.end());
+    s.protocol = protocol_;
+    Run(s, front_seq_ + i, argv);
+    if (close_after_reply_) return;
+  }
+}
+
+void ClientConn::FinishReply(Slot& slot, const Reply& reply) {
+  std::string bytes;
+  WriteReply(reply, slot.protocol, &bytes);
+  Finish(slot, std::move(bytes), reply.is_error());
+}
+
+void ClientConn::Finish(Slot& slot, std::string reply_bytes, bool error) {
+  slot.reply = std::move(reply_bytes);
+  SetState(slot, static_cast<int>(Slot::State::kDone));
+  if (!slot.command.empty()) {
+    CommandStats& st = server_->metrics().For(slot.command);
+    ++st.calls;
+    if (error) ++st.errors;
+    st.latency.Record(MonotonicNowNs() - slot.start_ns);
+    ++server_->metrics().commands_processed;
+  }
+}
+
+void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
+  std::string_view name = argv[0];
+  if (!authenticated_ && !IsOneOf(name, {"auth", "hello", "quit"})) {
+    FinishReply(slot, Reply::Error("NOAUTH Authentication required."));
+    return;
+  }
+  if (in_multi_ && !IsOneOf(name, {"exec", "discard", "multi", "quit", "watch", "reset"})) {
+    const KvCommandSpec* spec = FindKvCommand(name);
+    if (spec == nullptr) {
+      multi_dirty_ = true;
+      bool known = IsOneOf(name, {"hello", "auth", "select", "info", "command", "client", "config",
+                                  "rkv.status", "rkv.consistency", "rkv.session", "rkv.readfrom",
+                                  "wait"});
+      FinishReply(slot, Reply::Error(known ? "ERR ReplicaKV does not support '" + ToLower(name) +
+                                                 "' inside MULTI"
+                                           : UnknownCommandError(argv)));
+      return;
+    }
+    if (!ArityOk(spec->arity, argv.size())) {
+      multi_dirty_ = true;
+      FinishReply(slot, Reply::Error(ArityError(spec->name)));
+      return;
+    }
+    if (multi_queue_.size() >= limits::kMultiQueuedCommandsMax) {
+      multi_dirty_ = true;
+      FinishReply(slot, Reply::Error("ERR too many commands in MULTI (limit " +
+                                     std::to_string(limits::kMultiQueuedCommandsMax) + ")"));
+      return;
+    }
+    multi_queue_.emplace_back(argv.begin(), argv.end());
+    FinishReply(slot, Reply::Status("QUEUED"));
+    return;
+  }
+  if (RunServerCommand(slot, seq, argv)) return;
+  const KvCommandSpec* spec = FindKvCommand(name);
+  if (spec == nullptr) {
+    FinishReply(slot, Reply::Error(UnknownCommandError(argv)));
+    return;
+  }
+  if (!ArityOk(spec->arity, argv.size())) {
+    FinishReply(slot, Reply::Error(ArityError(spec->name)));
+    return;
+  }
+  if (spec->flags & kCmdWrite) {
+    if (spec->check) {
+      if (std::optional<Reply> err = spec->check(argv)) {
+        FinishReply(slot, *err);
+        return;
+      }
+    }
+    std::string data;
+    EncodeCommand(argv, &data);
+    SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
+    server_->Propose(this, seq, RequestKind::kWrite, std::move(data));
+    return;
+  }
+  ApplyContext ctx{&server_->replica().store(), {}};
+  FinishReply(slot, spec->run(ctx, argv));
+}
+
+// EXEC of a clean transaction, its commands in slot.transaction.
+void ClientConn::RunTransaction(Slot& slot, uint64_t seq) {
+  bool has_write = false;
+  for (const auto& cmd : slot.transaction) {
+    const KvCommandSpec* spec = FindKvCommand(cmd[0]);
+    if (spec && (spec->flags & kCmdWrite)) has_write = true;
+  }
+  slot.exec = true;
+  if (!has_write) {
+    // Reads only: run here, atomically (the loop runs nothing else meanwhile).
+    ApplyContext ctx{&server_->replica().store(), {}};
+    std::vector<Reply> replies;
+    for (const auto& cmd : slot.transaction) {
+      Argv argv(cmd.begin(), cmd.end());
+      replies.push_back(FindKvCommand(cmd[0])->run(ctx, argv));
+    }
+    slot.transaction.clear();
+    FinishReply(slot, Reply::Array(std::move(replies)));
+    return;
+  }
+  std::vector<Argv> commands;
+  for (const auto& cmd : slot.transaction) commands.emplace_back(cmd.begin(), cmd.end());
+  std::string data;
+  EncodeCommands(commands, &data);
+  slot.transaction.clear();
+  SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
+  server_->Propose(this, seq, RequestKind::kWrite, std::move(data));
+}
+
+void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
+  if (closed_ || slot_seq < front_seq_ || slot_seq - front_seq_ >= slots_.size()) return;
+  Slot& slot = slots_[slot_seq - front_seq_];
+  switch (outcome.kind) {
+    case RequestOutcome::Kind::kApplied:
+      if (slot.exec) {
+        FinishReply(slot, Reply::Array(std::move(outcome.replies)));
+      } else {
+        FinishReply(slot, outcome.replies.empty() ? Reply::Ok() : outcome.replies[0]);
+      }
+      break;
+    case RequestOutcome::Kind::kFailed: {
+      std::string prefix = outcome.status.code() == Code::kTimeout  ? "TIMEOUT "
+                           : outcome.status.code() == Code::kStale  ? "STALE "
+                           : outcome.status.code() == Code::kTryAgain ? "TRYAGAIN "
+                                                                     : "ERR ";
+      FinishReply(slot, Reply::Error(prefix + outcome.status.message()));
+      break;
+    }
+    case RequestOutcome::Kind::kReadReady:
+      // Linearizable reads arrive with leader mode; until then nothing proposes one.
+      FinishReply(slot, Reply::Error("ERR unexpected read outcome"));
+      break;
+  }
+  Pump();
+  FlushReplies();
+}
+
+void ClientConn::FlushReplies() {
+  while (!slots_.empty() && slots_.front().state == Slot::State::kDone) {
+    pending_ += slots_.front().reply;
+    slots_.pop_front();
+    ++front_seq_;
+  }
+  if (!writing_ && !pending_.empty()) Write();
+  if (read_paused_ && slots_.size() < kSlotsHighWater / 2 &&
+      pending_.size() + out_.size() < kReplyBytesHighWater / 2) {
+    read_paused_ = false;
+    // Requests already buffered may be parsed now.
+    if (!in_.empty() && !reading_) {
+      asio::post(server_->io(), [self = shared_from_this()] { self->OnRead(0); });
+    } else {
+      Read();
+    }
+  }
+  if (close_after_reply_ && !writing_ && pending_.empty() && slots_.empty()) Close();
+}
+
+void ClientConn::Write() {
+  if (closed_) return;
+  writing_ = true;
+  out_.swap(pending_);
+  pending_.clear();
+  asio::async_write(socket_, asio::buffer(out_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      self->writing_ = false;
+                      self->server_->metrics().net_output_bytes += n;
+                      self->out_.clear();
+                      if (ec) {
+                        self->Close();
+                        return;
+                      }
+                      self->FlushReplies();
+                    });
+}
+
+void ClientConn::Close() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  server_->ConnectionClosed(id_);
+}
+
+}  // namespace rkv

@@ -1,0 +1,117 @@
+// One client connection. Requests are parsed as they arrive and answered in
+// request order, whatever order their work finishes in. Writes in a pipeline
+// go to the core back to back (they are ordered by the log); a read waits for
+// the writes before it on the same connection, so a client always reads its
+// own writes; a write after a waiting read waits too.
+#pragma once
+
+#include <asio.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/command_codec.h"
+#include "node/replica.h"
+#include "resp/parser.h"
+
+namespace rkv {
+
+class ServerImpl;
+struct KvCommandSpec;
+
+class ClientConn : public std::enable_shared_from_this<ClientConn> {
+ public:
+  ClientConn(ServerImpl* server, asio::ip::tcp::socket socket, uint64_t id);
+  void Start();
+  // The outcome of a request this connection proposed (loop thread).
+  void OnOutcome(uint64_t slot_seq, RequestOutcome outcome);
+  void Close();
+
+  uint64_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  const std::string& peer_address() const { return peer_address_; }
+  uint64_t created_ms() const { return created_ms_; }
+  int protocol() const { return protocol_; }
+  size_t queued_requests() const { return slots_.size(); }
+
+ private:
+  // How a command may overlap with the unfinished ones before it.
+  enum class Kind : uint8_t {
+    kLocal,  // touches only connection state: runs once nothing ahead is waiting
+    kRead,   // reads data: runs once everything ahead is finished
+    kWrite,  // proposes a write: runs once no read is ahead
+  };
+  struct Slot {
+    // kIdle: being run right now (counted nowhere).
+    enum class State : uint8_t { kIdle, kWaiting, kReadInFlight, kWriteInFlight, kDone };
+    State state = State::kIdle;
+    Kind kind = Kind::kLocal;
+    int protocol = 2;      // the protocol in force when the request arrived
+    bool exec = false;     // an EXEC: the entry's replies form one array
+    std::string reply;     // rendered, once done
+    std::vector<std::string> argv;  // kept while waiting
+    std::vector<std::vector<std::string>> transaction;  // an EXEC's queued commands
+    uint64_t start_ns = 0;
+    std::string command;  // lower-case name, for metrics
+  };
+
+  void Read();
+  void OnRead(size_t n);
+  void Write();
+  void HandleRequest(const Argv& argv);
+  bool MayStart(Kind kind, size_t slot_index) const;
+  void Pump();
+  void Run(Slot& slot, uint64_t seq, const Argv& argv);
+  void RunTransaction(Slot& slot, uint64_t seq);
+  void Finish(Slot& slot, std::string reply_bytes, bool error);
+  void SetState(Slot& slot, int state);  // keeps the in-flight counters
+  void FinishReply(Slot& slot, const Reply& reply);
+  Kind Classify(const Argv& argv) const;
+  void FlushReplies();
+
+  // Commands answered here (server_commands.cc).
+  bool RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv);
+  Reply Hello(const Argv& argv);
+  Reply Auth(const Argv& argv);
+  Reply ClientCommand(const Argv& argv);
+  Reply CommandCommand(const Argv& argv);
+  Reply ConfigCommand(const Argv& argv);
+  Reply Info(const Argv& argv);
+
+  ServerImpl* server_;
+  asio::ip::tcp::socket socket_;
+  uint64_t id_;
+  std::string name_;
+  std::string peer_address_;
+  bool peer_is_loopback_ = true;
+  uint64_t created_ms_;
+  int protocol_ = 2;
+  bool authenticated_ = false;
+
+  std::string in_;
+  RespParser parser_;
+  std::vector<char> read_buf_;
+  bool reading_ = false;
+  bool read_paused_ = false;
+
+  std::string out_;      // being written
+  std::string pending_;  // replies waiting for the current write to finish
+  bool writing_ = false;
+  bool close_after_reply_ = false;
+  bool closed_ = false;
+
+  std::deque<Slot> slots_;
+  uint64_t front_seq_ = 0;  // seq of slots_.front()
+  size_t waiting_ = 0;      // slots in kWaiting
+  size_t reads_in_flight_ = 0;
+  size_t writes_in_flight_ = 0;
+
+  bool in_multi_ = false;
+  bool multi_dirty_ = false;
+  std::vector<std::vector<std::string>> multi_queue_;
+};
+
+}  // namespace rkv

@@ -1,0 +1,63 @@
+// The node's configuration: flags (CONTRACTS.md §1) and the same keys, in
+// snake_case, in a TOML file given with --config. Flags override the file.
+// Every value is validated; an error names the flag or key and the value.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace rkv {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const { return host + ":" + std::to_string(port); }
+};
+
+Result<HostPort> ParseHostPort(std::string_view s);
+
+struct ServerConfig {
+  uint64_t id = 1;
+  std::string data_dir = "./data";
+  HostPort listen{"127.0.0.1", 7001};
+  HostPort peer_listen;   // default: listen port + 100
+  HostPort admin_listen;  // default: listen port + 200
+  std::map<uint64_t, HostPort> peers;  // voting members, self included
+  std::string mode = "standalone";     // standalone | leader | multi | leaderless
+  std::string acks = "quorum";         // async | one | quorum | all
+  std::string durability = "fsync";    // fsync | none
+  std::string storage = "rocksdb";     // rocksdb | memory
+  std::string join;                    // HOST:PORT of a member's peer address
+  std::string password;                // AUTH password; empty: none
+  bool protected_mode = true;          // without a password, refuse non-loopback clients
+  bool allow_faults = false;
+  std::string log_level = "info";
+  uint64_t election_timeout_ms = 1000;
+  uint64_t heartbeat_ms = 100;
+  uint64_t request_timeout_ms = 5000;
+  uint64_t max_clients = 10000;
+
+  bool peer_listen_set = false;
+  bool admin_listen_set = false;
+};
+
+// One option: its flag name (without "--"), help, whether it takes a value.
+struct ConfigOptionInfo {
+  std::string name;
+  std::string help;
+  bool is_flag;  // boolean switch without a value on the command line
+};
+const std::vector<ConfigOptionInfo>& ServerOptionInfos();
+
+// Sets one option from its textual value (flag or TOML). The error names it.
+Status SetServerOption(ServerConfig* config, std::string_view name, std::string_view value);
+// Reads a TOML file of the same keys (snake_case) into *config.
+Status LoadServerConfigFile(ServerConfig* config, const std::string& path);
+// Fills defaults that depend on other values and checks the whole.
+Status FinishServerConfig(ServerConfig* config);
+
+}  // namespace rkv

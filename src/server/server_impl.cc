@@ -1,0 +1,222 @@
+#include "server/server_impl.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "server/admin_http.h"
+#include "server/client_conn.h"
+#include "standalone/standalone_core.h"
+#include "storage/memory_engine.h"
+
+namespace rkv {
+
+uint64_t MonotonicNowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t WallNowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+namespace {
+constexpr auto kTickInterval = std::chrono::milliseconds(5);
+}
+
+ServerImpl::ServerImpl(ServerConfig config)
+    : config_(std::move(config)),
+      acceptor_(io_),
+      tick_timer_(io_),
+      signals_(io_, SIGINT, SIGTERM) {}
+
+ServerImpl::~ServerImpl() {
+  if (admin_) admin_->Stop();
+  conns_.clear();
+  replica_.reset();
+  writer_.reset();  // writes everything queued, then stops
+  engine_.reset();
+}
+
+Status ServerImpl::OpenStorage() {
+  if (config_.storage == "memory") {
+    engine_ = std::make_unique<MemoryEngine>(false);
+  } else {
+    EngineOptions options;
+    options.dir = config_.data_dir;
+    auto engine = OpenRocksDbEngine(options);
+    if (!engine.ok()) return engine.status();
+    engine_ = std::move(engine.value());
+  }
+  writer_ = std::make_unique<GroupCommitWriter>(engine_.get());
+  bool sync = config_.durability == "fsync";
+  auto replica = Replica::Open(this, engine_.get(), [sync](CoreRecovery recovery) {
+    StandaloneCore::Options o;
+    o.sync = sync;
+    return std::make_unique<StandaloneCore>(o, std::move(recovery));
+  });
+  if (!replica.ok()) return replica.status();
+  replica_ = std::move(replica.value());
+  return Status::Ok();
+}
+
+Status ServerImpl::WritePidFile() {
+  std::string path = config_.data_dir + "/node.pid";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << getpid() << "\n";
+    if (!f) return Status::IoError("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IoError("cannot write " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status ServerImpl::Start() {
+  start_ms_ = WallNowMs();
+  std::error_code fec;
+  std::filesystem::create_directories(config_.data_dir, fec);
+  if (fec) return Status::IoError("cannot create --data-dir " + config_.data_dir + ": " + fec.message());
+  RKV_RETURN_IF_ERROR(OpenStorage());
+  RKV_RETURN_IF_ERROR(WritePidFile());
+
+  asio::error_code ec;
+  auto address = asio::ip::make_address(config_.listen.host, ec);
+  if (ec) return Status::Invalid("--listen: '" + config_.listen.host + "' is not an IP address");
+  asio::ip::tcp::endpoint ep(address, config_.listen.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IoError("--listen " + config_.listen.ToString() + ": " + ec.message());
+
+  admin_ = std::make_unique<AdminHttp>(this);
+  RKV_RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
+
+  signals_.async_wait([this](const asio::error_code& e, int signo) {
+    if (e) return;
+    spdlog::info("signal {}: shutting down", signo);
+    RequestStop();
+  });
+  Accept();
+  ScheduleTick();
+  CoreStatus st = replica_->status();
+  spdlog::info("node {} ({} mode, {} storage, durability {}) serving RESP on {}, admin on {}; "
+               "applied index {}, {} keys",
+               config_.id, config_.mode, config_.storage, config_.durability,
+               config_.listen.ToString(), config_.admin_listen.ToString(), st.applied_index,
+               replica_->store().key_count());
+  return Status::Ok();
+}
+
+void ServerImpl::Run() { io_.run(); }
+
+void ServerImpl::RequestStop() {
+  asio::post(io_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    asio::error_code ec;
+    acceptor_.close(ec);
+    tick_timer_.cancel();
+    signals_.cancel();
+    std::vector<std::shared_ptr<ClientConn>> conns;
+    for (auto& [id, c] : conns_)
+      if (auto p = c.lock()) conns.push_back(p);
+    for (auto& c : conns) c->Close();
+    io_.stop();
+  });
+}
+
+void ServerImpl::Accept() {
+  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      spdlog::warn("accept: {}", ec.message());
+    } else {
+      ++metrics_.connections_received;
+      if (conns_.size() >= config_.max_clients) {
+        ++metrics_.connections_rejected;
+        asio::error_code wec;
+        asio::write(socket, asio::buffer(std::string_view("-ERR max number of clients reached\r\n")),
+                    wec);
+        socket.close(wec);
+      } else {
+        uint64_t id = next_conn_id_++;
+        auto conn = std::make_shared<ClientConn>(this, std::move(socket), id);
+        conns_.emplace(id, conn);
+        strong_conns_.emplace(id, conn);
+        conn->Start();
+      }
+    }
+    if (!stopping_) Accept();
+  });
+}
+
+void ServerImpl::ConnectionClosed(uint64_t conn_id) {
+  conns_.erase(conn_id);
+  // Let the connection finish its current callback before it is freed.
+  asio::post(io_, [this, conn_id] { strong_conns_.erase(conn_id); });
+}
+
+void ServerImpl::ScheduleTick() {
+  tick_timer_.expires_after(kTickInterval);
+  tick_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    replica_->Tick(MonotonicNowNs());
+    ScheduleTick();
+  });
+}
+
+void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data) {
+  uint64_t id = next_request_id_++;
+  requests_.emplace(id, PendingRequest{conn->weak_from_this(), slot_seq});
+  Request r;
+  r.id = id;
+  r.kind = kind;
+  r.data = std::move(data);
+  replica_->Propose(std::move(r));
+}
+
+void ServerImpl::SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) {
+  writer_->Submit(std::move(batch), sync, [this, done = std::move(done)](const Status& s) mutable {
+    asio::post(io_, [done = std::move(done), s] { done(s); });
+  });
+}
+
+void ServerImpl::Send(Message) {
+  // Standalone nodes have no peers; leader mode adds the transport.
+}
+
+void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  PendingRequest p = it->second;
+  requests_.erase(it);
+  if (auto conn = p.conn.lock()) conn->OnOutcome(p.slot_seq, std::move(outcome));
+}
+
+void ServerImpl::OnFatal(const Status& status) {
+  spdlog::critical("storage write failed: {}; stopping so no acknowledgement is given for data "
+                   "that may not be durable",
+                   status.ToString());
+  std::_Exit(1);
+}
+
+std::string ServerImpl::CallOnLoop(std::function<std::string()> fn) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> f = promise->get_future();
+  asio::post(io_, [promise, fn = std::move(fn)] { promise->set_value(fn()); });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+  return f.get();
+}
+
+}  // namespace rkv

@@ -1,0 +1,96 @@
+// Internal to src/server: the event-loop side of a node.
+#pragma once
+
+#include <asio.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "node/replica.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "storage/engine.h"
+#include "storage/group_commit.h"
+
+namespace rkv {
+
+class ClientConn;
+class AdminHttp;
+
+uint64_t MonotonicNowNs();
+uint64_t WallNowMs();
+
+class ServerImpl final : public ReplicaHost {
+ public:
+  explicit ServerImpl(ServerConfig config);
+  ~ServerImpl() override;
+
+  // Opens storage, binds every listener. Errors are reported, not thrown.
+  Status Start();
+  // Runs the event loop until RequestStop (or a signal).
+  void Run();
+  // Thread-safe.
+  void RequestStop();
+
+  // --- ReplicaHost ---
+  void SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) override;
+  void Send(Message m) override;
+  void OnOutcome(uint64_t request_id, RequestOutcome outcome) override;
+  void OnFatal(const Status& status) override;
+
+  // --- for client connections (loop thread) ---
+  // Proposes a request on behalf of a connection's slot.
+  void Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data);
+  void ConnectionClosed(uint64_t conn_id);
+  Replica& replica() { return *replica_; }
+  const ServerConfig& config() const { return config_; }
+  ServerMetrics& metrics() { return metrics_; }
+  size_t connected_clients() const { return conns_.size(); }
+  const std::unordered_map<uint64_t, std::weak_ptr<ClientConn>>& connections() const {
+    return conns_;
+  }
+  uint64_t start_ms() const { return start_ms_; }
+  asio::io_context& io() { return io_; }
+
+  // Views rendered on the loop thread (status.cc).
+  std::string StatusJson();
+  std::string InfoText(std::string_view section);
+  std::string MetricsText();
+
+  // Runs fn on the loop thread and waits up to timeout for its result.
+  // Used by the admin HTTP threads. Empty result on timeout.
+  std::string CallOnLoop(std::function<std::string()> fn);
+
+ private:
+  void Accept();
+  void ScheduleTick();
+  Status OpenStorage();
+  Status WritePidFile();
+
+  asio::io_context io_;  // first: destroyed last
+  ServerConfig config_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<GroupCommitWriter> writer_;  // after engine_: drains before it closes
+  std::unique_ptr<Replica> replica_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer tick_timer_;
+  asio::signal_set signals_;
+  std::unique_ptr<AdminHttp> admin_;
+
+  struct PendingRequest {
+    std::weak_ptr<ClientConn> conn;
+    uint64_t slot_seq;
+  };
+  std::unordered_map<uint64_t, PendingRequest> requests_;
+  std::unordered_map<uint64_t, std::weak_ptr<ClientConn>> conns_;          // open ones
+  std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> strong_conns_;  // owners
+  uint64_t next_request_id_ = 1;
+  uint64_t next_conn_id_ = 1;
+  uint64_t start_ms_ = 0;
+  ServerMetrics metrics_;
+  bool stopping_ = false;
+};
+
+}  // namespace rkv

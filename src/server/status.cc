@@ -1,0 +1,229 @@
+// Views of the node rendered on the event loop: /status JSON, INFO text and
+// /metrics (Prometheus text).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "server/client_conn.h"
+#include "server/server_impl.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+uint64_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t pages = 0, rss = 0;
+  f >> pages >> rss;
+  return rss * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string HumanBytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ULL << 30))
+    std::snprintf(buf, sizeof(buf), "%.2fG", b / double(1ULL << 30));
+  else if (b >= (1ULL << 20))
+    std::snprintf(buf, sizeof(buf), "%.2fM", b / double(1ULL << 20));
+  else
+    std::snprintf(buf, sizeof(buf), "%.2fK", b / 1024.0);
+  return buf;
+}
+
+}  // namespace
+
+std::string ServerImpl::StatusJson() {
+  CoreStatus st = replica_->status();
+  nlohmann::json j;
+  j["id"] = config_.id;
+  j["pid"] = getpid();
+  j["mode"] = config_.mode;
+  j["role"] = std::string(RoleName(st.role));
+  j["term"] = st.term;
+  j["leader_id"] = st.leader_id;
+  j["resp"] = config_.listen.ToString();
+  j["peer"] = config_.peer_listen.ToString();
+  j["admin"] = config_.admin_listen.ToString();
+  j["last_index"] = st.last_index;
+  j["commit_index"] = st.commit_index;
+  j["applied_index"] = st.applied_index;
+  if (st.role == Role::kLeader) {
+    nlohmann::json followers = nlohmann::json::array();
+    for (const FollowerStatus& f : st.followers) {
+      followers.push_back({{"id", f.id},
+                           {"match_index", f.match_index},
+                           {"lag_entries", f.lag_entries},
+                           {"lag_ms", f.lag_ms},
+                           {"state", f.state}});
+    }
+    j["followers"] = followers;
+  }
+  j["rolled_back_writes"] = 0;
+  j["digest"] = replica_->store().digest();
+  j["keys"] = replica_->store().key_count();
+  j["acks"] = config_.acks;
+  j["durability"] = config_.durability;
+  j["storage"] = config_.storage;
+  j["connected_clients"] = conns_.size();
+  j["uptime_ms"] = WallNowMs() - start_ms_;
+  j["version"] = kVersion;
+  return j.dump();
+}
+
+std::string ServerImpl::InfoText(std::string_view section) {
+  bool all = section == "all" || section == "everything" || section == "default";
+  CoreStatus st = replica_->status();
+  std::string out;
+  auto add = [&out](std::string_view k, const std::string& v) {
+    out.append(k);
+    out.push_back(':');
+    out.append(v);
+    out.append("\r\n");
+  };
+  auto header = [&out](std::string_view name) {
+    if (!out.empty()) out.append("\r\n");
+    out.append("# ");
+    out.append(name);
+    out.append("\r\n");
+  };
+  uint64_t uptime_s = (WallNowMs() - start_ms_) / 1000;
+  if (all || section == "server") {
+    header("Server");
+    add("redis_version", "7.0.15");
+    add("replicakv_version", std::string(kVersion));
+    add("redis_mode", "standalone");
+    add("replicakv_mode", config_.mode);
+    add("os", "Linux");
+    add("arch_bits", "64");
+    add("process_id", std::to_string(getpid()));
+    add("tcp_port", std::to_string(config_.listen.port));
+    add("uptime_in_seconds", std::to_string(uptime_s));
+    add("uptime_in_days", std::to_string(uptime_s / 86400));
+  }
+  if (all || section == "clients") {
+    header("Clients");
+    add("connected_clients", std::to_string(conns_.size()));
+    add("blocked_clients", "0");
+    add("maxclients", std::to_string(config_.max_clients));
+  }
+  if (all || section == "memory") {
+    header("Memory");
+    uint64_t rss = RssBytes();
+    add("used_memory", std::to_string(rss));
+    add("used_memory_human", HumanBytes(rss));
+    add("used_memory_rss", std::to_string(rss));
+    add("maxmemory", "0");
+  }
+  if (all || section == "persistence") {
+    header("Persistence");
+    GroupCommitStats gc = writer_->stats();
+    add("loading", "0");
+    add("aof_enabled", config_.durability == "fsync" ? "1" : "0");
+    add("replicakv_storage", config_.storage);
+    add("replicakv_durability", config_.durability);
+    add("replicakv_storage_bytes", std::to_string(engine_->ApproximateBytes()));
+    add("replicakv_group_commit_writes", std::to_string(gc.writes));
+    add("replicakv_group_commit_syncs", std::to_string(gc.syncs));
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f",
+                  gc.engine_writes ? double(gc.writes) / double(gc.engine_writes) : 0.0);
+    add("replicakv_writes_per_group", buf);
+  }
+  if (all || section == "stats") {
+    header("Stats");
+    add("total_connections_received", std::to_string(metrics_.connections_received));
+    add("total_commands_processed", std::to_string(metrics_.commands_processed));
+    add("total_net_input_bytes", std::to_string(metrics_.net_input_bytes));
+    add("total_net_output_bytes", std::to_string(metrics_.net_output_bytes));
+    add("rejected_connections", std::to_string(metrics_.connections_rejected));
+    add("replicakv_protocol_errors", std::to_string(metrics_.protocol_errors));
+  }
+  if (all || section == "replication") {
+    header("Replication");
+    bool follower = st.role == Role::kFollower || st.role == Role::kLearner;
+    add("role", follower ? "slave" : "master");
+    add("connected_slaves", std::to_string(st.followers.size()));
+    add("master_repl_offset", std::to_string(st.applied_index));
+    add("replicakv_role", std::string(RoleName(st.role)));
+    add("replicakv_term", std::to_string(st.term));
+    add("replicakv_commit_index", std::to_string(st.commit_index));
+    add("replicakv_applied_index", std::to_string(st.applied_index));
+    add("replicakv_rolled_back_writes", "0");
+  }
+  if (all || section == "keyspace") {
+    header("Keyspace");
+    uint64_t keys = replica_->store().key_count();
+    if (keys > 0) add("db0", "keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0");
+  }
+  return out;
+}
+
+std::string ServerImpl::MetricsText() {
+  std::string out;
+  CoreStatus st = replica_->status();
+  out += "# HELP replicakv_commands_total Commands processed, by command.\n";
+  out += "# TYPE replicakv_commands_total counter\n";
+  for (const auto& [name, s] : metrics_.commands)
+    out += "replicakv_commands_total{command=\"" + name + "\"} " + std::to_string(s.calls) + "\n";
+  out += "# HELP replicakv_command_errors_total Commands answered with an error, by command.\n";
+  out += "# TYPE replicakv_command_errors_total counter\n";
+  for (const auto& [name, s] : metrics_.commands)
+    out += "replicakv_command_errors_total{command=\"" + name + "\"} " + std::to_string(s.errors) +
+           "\n";
+  out += "# HELP replicakv_command_duration_seconds Time from request parsed to reply ready.\n";
+  out += "# TYPE replicakv_command_duration_seconds histogram\n";
+  for (const auto& [name, s] : metrics_.commands) {
+    uint64_t cumulative = 0;
+    const auto& b = s.latency.buckets();
+    for (size_t i = 0; i < b.size(); ++i) {
+      cumulative += b[i];
+      char le[32];
+      if (i < LatencyHistogram::kBoundsUs.size())
+        std::snprintf(le, sizeof(le), "%g", LatencyHistogram::kBoundsUs[i] / 1e6);
+      else
+        std::snprintf(le, sizeof(le), "+Inf");
+      out += "replicakv_command_duration_seconds_bucket{command=\"" + name + "\",le=\"" + le +
+             "\"} " + std::to_string(cumulative) + "\n";
+    }
+    char sum[32];
+    std::snprintf(sum, sizeof(sum), "%.9f", s.latency.sum_ns() / 1e9);
+    out += "replicakv_command_duration_seconds_sum{command=\"" + name + "\"} " + sum + "\n";
+    out += "replicakv_command_duration_seconds_count{command=\"" + name + "\"} " +
+           std::to_string(s.latency.count()) + "\n";
+  }
+  GroupCommitStats gc = writer_->stats();
+  AppendGauge(&out, "replicakv_connected_clients", "Open client connections.",
+              static_cast<double>(conns_.size()));
+  AppendCounter(&out, "replicakv_connections_received_total", "Client connections accepted.",
+                metrics_.connections_received);
+  AppendCounter(&out, "replicakv_protocol_errors_total", "Requests refused as malformed.",
+                metrics_.protocol_errors);
+  AppendCounter(&out, "replicakv_net_input_bytes_total", "Bytes read from clients.",
+                metrics_.net_input_bytes);
+  AppendCounter(&out, "replicakv_net_output_bytes_total", "Bytes written to clients.",
+                metrics_.net_output_bytes);
+  AppendGauge(&out, "replicakv_keys", "Keys in the applied state.",
+              static_cast<double>(replica_->store().key_count()));
+  AppendGauge(&out, "replicakv_storage_bytes", "Approximate bytes used by the storage engine.",
+              static_cast<double>(engine_->ApproximateBytes()));
+  AppendGauge(&out, "replicakv_resident_memory_bytes", "Resident set size of the process.",
+              static_cast<double>(RssBytes()));
+  AppendCounter(&out, "replicakv_storage_writes_total", "Batches written by the storage thread.",
+                gc.writes);
+  AppendCounter(&out, "replicakv_storage_syncs_total", "Synced engine writes (group commits).",
+                gc.syncs);
+  AppendGauge(&out, "replicakv_term", "Current term.", static_cast<double>(st.term));
+  AppendGauge(&out, "replicakv_last_index", "Last log index.", static_cast<double>(st.last_index));
+  AppendGauge(&out, "replicakv_commit_index", "Majority-committed log index.",
+              static_cast<double>(st.commit_index));
+  AppendGauge(&out, "replicakv_applied_index", "Applied log index.",
+              static_cast<double>(st.applied_index));
+  AppendCounter(&out, "replicakv_rolled_back_writes_total",
+                "Acknowledged writes undone at failover and saved to the rollback directory.", 0);
+  return out;
+}
+
+}  // namespace rkv

@@ -1,0 +1,82 @@
+// A storage engine: ordered key-value column families with atomic batches.
+// Thread safety: every method may be called from any thread; a batch is applied
+// atomically and becomes visible to readers all at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace rkv {
+
+enum class Cf : uint8_t { kMeta = 0, kLog, kData, kUndo, kHints, kFeed };
+inline constexpr int kCfCount = 6;
+std::string_view CfName(Cf cf);
+
+struct WriteOp {
+  enum class Kind : uint8_t { kPut, kDelete, kDeleteRange };
+  Kind kind = Kind::kPut;
+  Cf cf = Cf::kData;
+  std::string key;    // kDeleteRange: begin (inclusive)
+  std::string value;  // kDeleteRange: end (exclusive)
+};
+
+class WriteBatch {
+ public:
+  void Put(Cf cf, std::string_view key, std::string_view value);
+  void Delete(Cf cf, std::string_view key);
+  void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
+  void Append(WriteBatch&& other);
+  void Clear() { ops_.clear(); bytes_ = 0; }
+
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  size_t bytes() const { return bytes_; }
+  const std::vector<WriteOp>& ops() const { return ops_; }
+
+ private:
+  std::vector<WriteOp> ops_;
+  size_t bytes_ = 0;
+};
+
+class Iterator {
+ public:
+  virtual ~Iterator() = default;
+  virtual void Seek(std::string_view key) = 0;
+  virtual void SeekToFirst() = 0;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual Status status() const = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Applies `batch` atomically. With sync, it is durable when this returns OK;
+  // a sync also makes every earlier write durable (one write-ahead log).
+  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+  // NotFound when absent.
+  virtual Status Get(Cf cf, std::string_view key, std::string* value) = 0;
+  // An iterator over a consistent view of one column family.
+  virtual std::unique_ptr<Iterator> NewIterator(Cf cf) = 0;
+  // Approximate bytes used on disk (or in memory) by all column families.
+  virtual uint64_t ApproximateBytes() = 0;
+  virtual std::string_view name() const = 0;
+};
+
+struct EngineOptions {
+  std::string dir;          // data directory (RocksDB); ignored by the memory engine
+  uint64_t block_cache_bytes = 64ULL << 20;
+};
+
+Result<std::unique_ptr<Engine>> OpenRocksDbEngine(const EngineOptions& options);
+std::unique_ptr<Engine> NewMemoryEngine();
+
+}  // namespace rkv

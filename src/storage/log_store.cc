@@ -1,0 +1,85 @@
+#include "storage/log_store.h"
+
+#include "core/encoding.h"
+
+namespace rkv {
+
+namespace {
+constexpr char kFormat = 1;
+constexpr std::string_view kHardStateKey = "hard_state";
+}  // namespace
+
+std::string LogKey(uint64_t index) {
+  std::string k;
+  PutFixed64BE(&k, index);
+  return k;
+}
+
+void EncodeLogRecord(const Entry& e, std::string* out) {
+  out->clear();
+  out->reserve(e.data.size() + 12);
+  out->push_back(kFormat);
+  out->push_back(static_cast<char>(e.kind));
+  PutVarint64(out, e.term);
+  out->append(e.data);
+}
+
+bool DecodeLogRecord(uint64_t index, std::string_view bytes, Entry* out) {
+  if (bytes.size() < 3 || bytes[0] != kFormat) return false;
+  uint8_t kind = static_cast<uint8_t>(bytes[1]);
+  if (kind > static_cast<uint8_t>(EntryKind::kConfig)) return false;
+  bytes.remove_prefix(2);
+  out->kind = static_cast<EntryKind>(kind);
+  out->index = index;
+  if (!GetVarint64(&bytes, &out->term)) return false;
+  out->data.assign(bytes.data(), bytes.size());
+  return true;
+}
+
+void AddLogWrites(const std::optional<HardState>& hard_state,
+                  const std::optional<uint64_t>& truncate_from, const std::vector<Entry>& append,
+                  WriteBatch* batch) {
+  if (hard_state) {
+    std::string v;
+    PutFixed64BE(&v, hard_state->term);
+    PutFixed64BE(&v, hard_state->vote);
+    batch->Put(Cf::kMeta, kHardStateKey, v);
+  }
+  if (truncate_from) batch->DeleteRange(Cf::kLog, LogKey(*truncate_from), LogKey(UINT64_MAX));
+  std::string record;
+  for (const Entry& e : append) {
+    EncodeLogRecord(e, &record);
+    batch->Put(Cf::kLog, LogKey(e.index), record);
+  }
+}
+
+void AddLogCompaction(uint64_t upto, WriteBatch* batch) {
+  batch->DeleteRange(Cf::kLog, LogKey(0), LogKey(upto + 1));
+}
+
+Status LoadCoreState(Engine* engine, CoreRecovery* out) {
+  std::string v;
+  Status s = engine->Get(Cf::kMeta, kHardStateKey, &v);
+  if (s.ok()) {
+    std::string_view in = v;
+    if (!GetFixed64BE(&in, &out->hard_state.term) || !GetFixed64BE(&in, &out->hard_state.vote))
+      return Status::Corruption("hard state record is truncated");
+  } else if (s.code() != Code::kNotFound) {
+    return s;
+  }
+  out->log.clear();
+  auto it = engine->NewIterator(Cf::kLog);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::Corruption("log key of wrong size");
+    uint64_t index = DecodeFixed64BE(it->key().data());
+    Entry e;
+    if (!DecodeLogRecord(index, it->value(), &e))
+      return Status::Corruption("log record " + std::to_string(index) + " is malformed");
+    if (!out->log.empty() && index != out->log.back().index + 1)
+      return Status::Corruption("log has a gap before index " + std::to_string(index));
+    out->log.push_back(std::move(e));
+  }
+  return it->status();
+}
+
+}  // namespace rkv

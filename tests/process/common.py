@@ -1,0 +1,211 @@
+"""Helpers for the real-process tests: start `replicakv server` (and Debian's
+redis-server) on free loopback ports, wait on conditions with deadlines, and
+stop only the processes the test started."""
+
+import argparse
+import atexit
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+_started = []  # Popen objects to stop at exit
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--binary", required=True)
+    args, _ = p.parse_known_args()
+    return args
+
+
+def _cleanup():
+    for proc in _started:
+        if proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+
+
+def port_free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_base_port(span=3, offsets=(0, 100, 200)):
+    """A base port P such that P+o..P+o+span-1 are free for each offset."""
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(200):
+        base = rng.randrange(20000, 40000, 10)
+        if all(port_free(base + o + i) for o in offsets for i in range(span)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def wait_until(cond, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - the condition may fail until ready
+            last = e
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+
+
+def http_get(port, path, timeout=2):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return r.read().decode()
+
+
+def http_post(port, path, body, timeout=2):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Node:
+    """One `replicakv server` process."""
+
+    def __init__(self, binary, data_dir=None, port=None, extra=()):
+        self.binary = binary
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="rkv-test-")
+        self.port = port or free_base_port(span=1)
+        self.admin_port = self.port + 200
+        self.extra = list(extra)
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def argv(self):
+        return [self.binary, "server", "--data-dir", self.data_dir,
+                "--listen", f"127.0.0.1:{self.port}"] + self.extra
+
+    def start(self, wait=True):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log)
+        _started.append(self.proc)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=30):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log()}")
+            return json.loads(http_get(self.admin_port, "/status"))
+        return wait_until(ready, timeout, f"node on {self.port} to answer /status")
+
+    def status(self):
+        return json.loads(http_get(self.admin_port, "/status"))
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout=20):
+        self.proc.terminate()
+        return self.proc.wait(timeout=timeout)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.kill9()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class RedisServer:
+    """Debian's redis-server 7, started on its own port with no persistence."""
+
+    def __init__(self, port=None, extra=()):
+        self.port = port or free_base_port(span=1, offsets=(0,))
+        self.dir = tempfile.mkdtemp(prefix="rkv-redis-")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + list(extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _started.append(self.proc)
+        wait_until(lambda: raw_roundtrip(self.port, b"PING\r\n") == b"+PONG\r\n", 10,
+                   "redis-server to start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def raw_roundtrip(port, data, settle=0.3, timeout=5, close_write=False):
+    """Sends raw bytes, then reads until the server closes or stays quiet for
+    `settle` seconds after the last byte. Returns what was read."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        if close_write:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        s.settimeout(settle)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def run_tests(tests):
+    """Runs each test function; prints a line each; exits 1 on any failure."""
+    failed = 0
+    for t in tests:
+        start = time.time()
+        try:
+            t()
+            print(f"ok   {t.__name__} ({time.time() - start:.1f}s)", flush=True)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+    sys.exit(1 if failed else 0)
