@@ -9,6 +9,8 @@
 
 namespace rkv {
 int RunDemoCommand(const std::vector<std::string>& args);
+int RunSimCommand(const std::vector<std::string>& args);
+int RunCheckCommand(const std::vector<std::string>& args);
 }
 
 namespace {
@@ -20,6 +22,8 @@ void Usage(FILE* out) {
                "  server    run one node\n"
                "  cluster   run a local cluster of real processes until Ctrl-C\n"
                "  demo      a narrated tour that starts a node, shows what it does, and exits\n"
+               "  sim       run whole clusters in one thread under faults, deterministically\n"
+               "  check     judge a history (JSON lines) with the consistency checkers\n"
                "  version   print the version\n");
 }
 
@@ -35,6 +39,8 @@ int main(int argc, char** argv) {
   if (cmd == "server") return rkv::RunServerCommand(args);
   if (cmd == "cluster") return rkv::RunClusterCommand(args);
   if (cmd == "demo") return rkv::RunDemoCommand(args);
+  if (cmd == "sim") return rkv::RunSimCommand(args);
+  if (cmd == "check") return rkv::RunCheckCommand(args);
   if (cmd == "version" || cmd == "--version") {
     std::printf("replicakv 0.1.0\n");
     return 0;

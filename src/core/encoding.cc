@@ -96,3 +96,55 @@ std::string ToHex(std::string_view bytes) {
 }
 
 }  // namespace rkv
+
+namespace rkv {
+
+namespace {
+// Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid.
+size_t Utf8Length(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (len == 0 || len > n) return 0;
+  for (size_t i = 1; i < len; ++i)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  return len;
+}
+}  // namespace
+
+std::string JsonQuote(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: out += "\\u00"; out += kHex[c >> 4]; out += kHex[c & 0xf];
+      }
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (size_t len = Utf8Length(p + i, n - i)) {
+      out.append(bytes.data() + i, len);
+      i += len;
+    } else {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+      ++i;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace rkv

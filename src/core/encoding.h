@@ -29,3 +29,9 @@ uint64_t HashKey(std::string_view key);
 std::string ToHex(std::string_view bytes);
 
 }  // namespace rkv
+
+namespace rkv {
+// A JSON string literal (with quotes) for arbitrary bytes: valid UTF-8 passes
+// through escaped; a byte that is not part of valid UTF-8 becomes \u00XX.
+std::string JsonQuote(std::string_view bytes);
+}  // namespace rkv

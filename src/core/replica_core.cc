@@ -15,6 +15,8 @@ std::string_view MsgTypeName(MsgType t) {
     case MsgType::kForward: return "Forward";
     case MsgType::kForwardResp: return "ForwardResp";
     case MsgType::kTimeoutNow: return "TimeoutNow";
+    case MsgType::kReadIndex: return "ReadIndex";
+    case MsgType::kReadIndexResp: return "ReadIndexResp";
   }
   return "Unknown";
 }

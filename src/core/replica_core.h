@@ -31,12 +31,16 @@ enum class EntryKind : uint8_t {
   kNoop = 0,     // appended by a new leader to commit its term
   kCommand = 1,  // client commands (kv/command_codec.h)
   kConfig = 2,   // membership change
+  kBarrier = 3,  // client commands applied only once majority-committed, even
+                 // under async/one: undoing them would need the whole state (FLUSHALL)
 };
 
 struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
   EntryKind kind = EntryKind::kCommand;
+  NodeId origin = 0;        // the node whose client proposed it
+  uint64_t request_id = 0;  // that node's request id (unique per node, across restarts)
   std::string data;
 };
 
@@ -59,6 +63,8 @@ enum class MsgType : uint8_t {
   kForward,      // follower → leader: client writes; context = forward id
   kForwardResp,  // leader → follower: index of the first forwarded entry, or reject
   kTimeoutNow,   // leader → follower: start an election now (leadership transfer)
+  kReadIndex,    // follower → leader: confirm leadership for a read; context = request id
+  kReadIndexResp,  // leader → follower: index = read index, or reject
 };
 
 std::string_view MsgTypeName(MsgType t);
@@ -87,14 +93,20 @@ enum class RequestKind : uint8_t {
 };
 
 struct Request {
-  uint64_t id = 0;  // chosen by the driver, unique per node
+  // Chosen by the driver; unique per node, also across its restarts (an entry
+  // proposed before a restart must never answer a request made after it).
+  uint64_t id = 0;
   RequestKind kind = RequestKind::kWrite;
+  bool barrier = false;  // a write to apply only once majority-committed (EntryKind::kBarrier)
   std::string data;
 };
 
 struct ApplyItem {
   Entry entry;
   uint64_t request_id = 0;  // this node's request that proposed the entry, or 0
+  // Applied before it was majority-committed (async/one): it may yet be rolled
+  // back, so the driver keeps what it needs to undo it.
+  bool speculative = false;
 };
 
 struct RequestFailed {
@@ -108,9 +120,10 @@ struct RequestFailed {
 //     messages_after_persist go out and before Persisted() is reported.
 //  2. Send `messages` now: they do not depend on step 1 (a leader's appends
 //     may go out while its own fsync runs, Raft thesis §10.2.1).
-//  3. Undo applied entries after `rollback_after` (if set), recording them as
-//     rolled back; then apply `apply` in order; then serve `reads`; then fail
-//     `failed`.
+//  3. Undo applied entries after `rollback_to` (if set) and record them and the
+//     other `discarded` entries as rolled back — the undo atomically with step
+//     1's truncation, the records durably before it; then apply `apply` in
+//     order; then serve `reads`; then fail `failed`.
 //  4. After step 1 is durable: send messages_after_persist, report Persisted.
 struct Ready {
   std::optional<HardState> hard_state;
@@ -121,8 +134,18 @@ struct Ready {
   std::vector<Message> messages;
   std::vector<Message> messages_after_persist;
 
-  std::optional<uint64_t> rollback_after;
+  // Undo applied entries after this position (they diverge from the leader's
+  // log) before applying anything else; the state returns to this position.
+  std::optional<LogPosition> rollback_to;
+  // Entries a truncation removed from this node's log (in index order), applied
+  // or not: they diverge from the leader's log. The driver records them (with
+  // the undone ones) as rolled back: under async/one some may have been
+  // acknowledged, even ones whose application a crash had undone.
+  std::vector<Entry> discarded;
   std::vector<ApplyItem> apply;
+  // The majority commit advanced to this index: speculative entries up to it
+  // can no longer be rolled back.
+  std::optional<uint64_t> committed;
   std::vector<uint64_t> reads;  // request ids of reads that may now be served
   std::vector<RequestFailed> failed;
   // Log entries up to this index are no longer needed: the driver may delete
@@ -131,8 +154,8 @@ struct Ready {
 
   bool empty() const {
     return !hard_state && !truncate_from && append.empty() && messages.empty() &&
-           messages_after_persist.empty() && !rollback_after && apply.empty() &&
-           reads.empty() && failed.empty() && !compact_upto;
+           messages_after_persist.empty() && !rollback_to && discarded.empty() && apply.empty() &&
+           reads.empty() && failed.empty() && !compact_upto && !committed;
   }
 };
 

@@ -446,6 +446,29 @@ bool ArityOk(int arity, size_t argc) {
   return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
 }
 
+std::vector<WrittenKey> WrittenKeys(const Argv& argv) {
+  std::vector<WrittenKey> out;
+  if (argv.empty()) return out;
+  const KvCommandSpec* spec = FindKvCommand(argv[0]);
+  if (spec == nullptr || !(spec->flags & kCmdWrite) || spec->first_key == 0) return out;
+  std::string name(spec->name);
+  int last = spec->last_key < 0 ? static_cast<int>(argv.size()) + spec->last_key : spec->last_key;
+  for (int i = spec->first_key; i <= last && i < static_cast<int>(argv.size()); i += spec->key_step) {
+    WrittenKey w{std::string(argv[i]), std::nullopt};
+    if (name == "mset" || name == "msetnx") {
+      if (i + 1 < static_cast<int>(argv.size())) w.argument = std::string(argv[i + 1]);
+    } else if (name == "incr") {
+      w.argument = "1";
+    } else if (name == "decr") {
+      w.argument = "-1";
+    } else if (name != "del" && name != "getdel" && argv.size() > 2) {
+      w.argument = std::string(argv[2]);
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies) {
   replies->clear();
   if (entry.kind == EntryKind::kCommand) {

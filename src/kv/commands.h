@@ -49,6 +49,15 @@ const std::vector<KvCommandSpec>& KvCommands();
 
 bool ArityOk(int arity, size_t argc);
 
+// The keys a write command changes, each with the value argument that goes
+// with it (SET's value, APPEND's suffix, INCRBY's delta; none for DEL), for
+// rollback records of entries that were never applied here.
+struct WrittenKey {
+  std::string key;
+  std::optional<std::string> argument;
+};
+std::vector<WrittenKey> WrittenKeys(const Argv& argv);
+
 // Applies one kCommand entry's commands in order (one reply each) and advances
 // the applied position. Noop and config entries only advance it.
 void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies);

@@ -78,7 +78,42 @@ bool KvStore::Get(std::string_view key, std::string* stored) {
   return false;
 }
 
+void KvStore::BeginUndo() {
+  capturing_ = true;
+  undo_.clear();
+}
+
+std::vector<KvStore::UndoItem> KvStore::EndUndo() {
+  capturing_ = false;
+  return std::move(undo_);
+}
+
+void KvStore::Restore(const UndoItem& item) {
+  std::string current;
+  bool present = Get(item.key, &current);
+  if (item.had_prior) {
+    Put(item.key, item.prior, present ? &current : nullptr);
+  } else if (present) {
+    Delete(item.key, current);
+  }
+}
+
+void KvStore::AddRawPut(Cf cf, std::string_view key, std::string_view value) {
+  batch_.Put(cf, key, value);
+  dirty_ = true;
+}
+
+void KvStore::AddRawDelete(Cf cf, std::string_view key) {
+  batch_.Delete(cf, key);
+  dirty_ = true;
+}
+
 void KvStore::Put(std::string_view key, std::string stored, const std::string* old) {
+  if (capturing_) {
+    bool seen = false;
+    for (const UndoItem& u : undo_) seen = seen || u.key == key;
+    if (!seen) undo_.push_back({std::string(key), old != nullptr, old ? *old : std::string()});
+  }
   if (old) {
     DigestAdd(key, *old, false);
   } else {
@@ -96,6 +131,11 @@ void KvStore::Put(std::string_view key, std::string stored, const std::string* o
 
 void KvStore::Delete(std::string_view key, const std::string& old) {
   RKV_ASSERT(key_count_ > 0);
+  if (capturing_) {
+    bool seen = false;
+    for (const UndoItem& u : undo_) seen = seen || u.key == key;
+    if (!seen) undo_.push_back({std::string(key), true, old});
+  }
   --key_count_;
   DigestAdd(key, old, false);
   batch_.Delete(Cf::kData, DataKey(key));
@@ -108,6 +148,7 @@ void KvStore::Delete(std::string_view key, const std::string& old) {
 }
 
 void KvStore::Clear() {
+  RKV_ASSERT_MSG(!capturing_, "FLUSHALL is a barrier entry and never applied speculatively");
   // Earlier writes in this batch are void; the range delete covers the engine.
   batch_.Clear();
   for (const std::string& k : batch_keys_) overlay_.erase(k);

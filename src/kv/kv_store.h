@@ -60,6 +60,22 @@ class KvStore {
 
   size_t overlay_size() const { return overlay_.size(); }
 
+  // --- undo, for entries applied before they were majority-committed ---
+  struct UndoItem {
+    std::string key;
+    bool had_prior = false;
+    std::string prior;  // stored bytes before the entry
+  };
+  // Between BeginUndo and EndUndo, the first change to each key records the
+  // key's previous stored value.
+  void BeginUndo();
+  std::vector<UndoItem> EndUndo();
+  // Sets `key` back to a recorded previous value.
+  void Restore(const UndoItem& item);
+  // Raw writes carried in the next batch (undo records, counters).
+  void AddRawPut(Cf cf, std::string_view key, std::string_view value);
+  void AddRawDelete(Cf cf, std::string_view key);
+
   static std::string DataKey(std::string_view key);
   static std::string_view UserKey(std::string_view data_key) { return data_key.substr(8); }
 
@@ -84,6 +100,8 @@ class KvStore {
   uint64_t next_seq_ = 1;     // the seq of the batch being built
   uint64_t written_seq_ = 0;  // every batch up to this is in the engine
   uint64_t flush_seq_ = 0;    // a FLUSHALL rides in this batch
+  bool capturing_ = false;
+  std::vector<UndoItem> undo_;
 };
 
 }  // namespace rkv

@@ -1,10 +1,17 @@
 #include "node/replica.h"
 
 #include "core/assert.h"
+#include "core/encoding.h"
+#include "core/stored_value.h"
+#include "kv/command_codec.h"
 #include "kv/commands.h"
 #include "storage/log_store.h"
 
 namespace rkv {
+
+namespace {
+constexpr std::string_view kRolledBackKey = "rolled_back_writes";
+}
 
 Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine,
                                                const CoreFactory& make_core) {
@@ -14,6 +21,18 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
   RKV_RETURN_IF_ERROR(LoadCoreState(engine, &recovery));
   recovery.applied = r->store_.applied();
   if (!recovery.log.empty()) r->log_first_index_ = recovery.log.front().index;
+  // Undo records of entries applied before they were committed.
+  auto it = engine->NewIterator(Cf::kUndo);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::Corruption("undo key of wrong size");
+    UndoRecord u;
+    if (!DecodeUndo(it->value(), &u)) return Status::Corruption("undo record is malformed");
+    r->undo_.emplace(DecodeFixed64BE(it->key().data()), std::move(u));
+  }
+  RKV_RETURN_IF_ERROR(it->status());
+  std::string count;
+  if (engine->Get(Cf::kMeta, kRolledBackKey, &count).ok() && count.size() == 8)
+    r->rolled_back_writes_ = DecodeFixed64BE(count.data());
   r->core_ = make_core(std::move(recovery));
   r->Drain();
   return r;
@@ -42,24 +61,31 @@ void Replica::Drain() {
 }
 
 void Replica::Process(Ready rd) {
+  // Undo first: the state changes it makes are written atomically with the
+  // log truncation below, so a crash leaves either both or neither.
+  if (rd.rollback_to || !rd.discarded.empty()) RollBack(rd.rollback_to, rd.discarded);
+
   // 1. Persist. Whatever must wait for durability waits for this write's
   // callback; writes complete in order, so an empty write also orders
   // messages behind earlier persists.
   bool log_writes = rd.hard_state || rd.truncate_from || !rd.append.empty();
-  if (log_writes || !rd.messages_after_persist.empty()) {
-    WriteBatch batch;
+  WriteBatch batch;
+  uint64_t rollback_seq = 0;
+  bool rollback_writes = (rd.rollback_to || !rd.discarded.empty()) && store_.TakeWrites(&batch, &rollback_seq);
+  if (log_writes || rollback_writes || !rd.messages_after_persist.empty()) {
     AddLogWrites(rd.hard_state, rd.truncate_from, rd.append, &batch);
     std::optional<LogPosition> persisted;
     if (!rd.append.empty()) persisted = LogPosition{rd.append.back().term, rd.append.back().index};
     ++writes_in_flight_;
-    host_->SubmitWrite(std::move(batch), rd.sync && log_writes,
-                       [this, persisted, after = std::move(rd.messages_after_persist)](
-                           const Status& s) mutable {
+    host_->SubmitWrite(std::move(batch), (rd.sync && log_writes) || rollback_writes,
+                       [this, persisted, rollback_writes, rollback_seq,
+                        after = std::move(rd.messages_after_persist)](const Status& s) mutable {
                          --writes_in_flight_;
                          if (!s.ok()) {
                            host_->OnFatal(s);
                            return;
                          }
+                         if (rollback_writes) store_.WritesDone(rollback_seq);
                          for (Message& m : after) host_->Send(std::move(m));
                          if (persisted) core_->Persisted(*persisted);
                          Drain();
@@ -68,15 +94,12 @@ void Replica::Process(Ready rd) {
   // 2. Messages that need not wait.
   for (Message& m : rd.messages) host_->Send(std::move(m));
   // 3. The state machine.
-  RKV_ASSERT_MSG(!rd.rollback_after, "rollback is not supported by this build yet");
-  for (ApplyItem& item : rd.apply) {
-    ApplyEntry(&store_, item.entry, &replies_scratch_);
-    if (item.request_id != 0) {
-      RequestOutcome o;
-      o.kind = RequestOutcome::Kind::kApplied;
-      o.replies = std::move(replies_scratch_);
-      o.position = {item.entry.term, item.entry.index};
-      host_->OnOutcome(item.request_id, std::move(o));
+  for (ApplyItem& item : rd.apply) Apply(item);
+  if (rd.committed) {
+    // Entries up to the majority commit can no longer be rolled back.
+    for (auto it = undo_.begin(); it != undo_.end() && it->first <= *rd.committed;) {
+      store_.AddRawDelete(Cf::kUndo, LogKey(it->first));
+      it = undo_.erase(it);
     }
   }
   for (uint64_t id : rd.reads) {
@@ -91,6 +114,111 @@ void Replica::Process(Ready rd) {
     host_->OnOutcome(f.request_id, std::move(o));
   }
   FlushStoreWrites(rd.compact_upto);
+}
+
+void Replica::Apply(ApplyItem& item) {
+  const Entry& e = item.entry;
+  if (item.speculative) store_.BeginUndo();
+  ApplyEntry(&store_, e, &replies_scratch_);
+  if (item.speculative) {
+    UndoRecord u;
+    u.term = e.term;
+    u.time_ms = host_->WallClockMs();
+    u.origin = e.origin;
+    u.request_id = e.request_id;
+    u.data = e.data;
+    u.items = store_.EndUndo();
+    std::string stored;
+    for (const KvStore::UndoItem& i : u.items) {
+      StoredValueView view;
+      if (store_.Get(i.key, &stored) && DecodeStoredValue(stored, &view))
+        u.after.emplace_back(std::string(view.payload));
+      else
+        u.after.emplace_back(std::nullopt);
+    }
+    store_.AddRawPut(Cf::kUndo, LogKey(e.index), EncodeUndo(u));
+    undo_[e.index] = std::move(u);
+  }
+  if (item.request_id != 0) {
+    RequestOutcome o;
+    o.kind = RequestOutcome::Kind::kApplied;
+    o.replies = std::move(replies_scratch_);
+    o.position = {e.term, e.index};
+    host_->OnOutcome(item.request_id, std::move(o));
+  }
+}
+
+namespace {
+
+// The command of an entry that names `key` last (the one that left its value).
+std::vector<std::string> CommandFor(const std::vector<Argv>& commands, std::string_view key) {
+  for (size_t c = commands.size(); c-- > 0;)
+    for (const WrittenKey& w : WrittenKeys(commands[c]))
+      if (w.key == key) return {commands[c].begin(), commands[c].end()};
+  return {};
+}
+
+}  // namespace
+
+void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<Entry>& discarded) {
+  RollbackBatch batch;
+  std::vector<Argv> commands;
+  // 1. Undo the applied ones, newest first, so each key returns to its value at `to`.
+  if (to) {
+    uint64_t applied = store_.applied().index;
+    RKV_ASSERT(to->index < applied);
+    std::vector<RollbackRecord> undone;
+    for (uint64_t index = applied; index > to->index; --index) {
+      auto it = undo_.find(index);
+      if (it == undo_.end()) {
+        // Only entries applied before they were committed can be undone; a
+        // truncated committed entry means the protocol itself was broken.
+        host_->OnFatal(Status::Corruption("entry " + std::to_string(index) +
+                                          " was applied as committed and is now truncated"));
+        continue;
+      }
+      const UndoRecord& u = it->second;
+      for (size_t i = u.items.size(); i-- > 0;) store_.Restore(u.items[i]);
+      if (!DecodeCommands(u.data, &commands)) commands.clear();
+      for (size_t i = u.items.size(); i-- > 0;)
+        undone.push_back({u.items[i].key, u.after[i], CommandFor(commands, u.items[i].key), true,
+                          u.term, index, u.time_ms, u.origin, u.request_id});
+      ++batch.entries;
+      ++batch.applied_entries;
+      store_.AddRawDelete(Cf::kUndo, LogKey(index));
+      undo_.erase(it);
+    }
+    std::reverse(undone.begin(), undone.end());
+    batch.records = std::move(undone);
+    store_.SetApplied(*to);
+  }
+  // 2. The discarded entries that were not applied: from their commands.
+  uint64_t applied_now = store_.applied().index;
+  for (const Entry& e : discarded) {
+    if (e.index <= applied_now) continue;
+    bool undone = false;
+    for (const RollbackRecord& r : batch.records) undone = undone || r.index == e.index;
+    if (undone) continue;
+    if (!DecodeCommands(e.data, &commands)) continue;
+    for (const Argv& argv : commands)
+      for (WrittenKey& w : WrittenKeys(argv))
+        batch.records.push_back({std::move(w.key), std::move(w.argument),
+                                 {argv.begin(), argv.end()}, false, e.term, e.index, 0, e.origin,
+                                 e.request_id});
+    ++batch.entries;
+  }
+  if (batch.entries == 0) return;
+  std::sort(batch.records.begin(), batch.records.end(),
+            [](const RollbackRecord& a, const RollbackRecord& b) { return a.index < b.index; });
+  batch.term = batch.records.empty() ? 0 : batch.records.front().term;
+  batch.first_index = batch.records.empty() ? 0 : batch.records.front().index;
+  rolled_back_writes_ += batch.entries;
+  std::string count;
+  PutFixed64BE(&count, rolled_back_writes_);
+  store_.AddRawPut(Cf::kMeta, kRolledBackKey, count);
+  // The records are durable before the undo is.
+  Status s = host_->RecordRollback(batch);
+  if (!s.ok()) host_->OnFatal(s);
 }
 
 void Replica::FlushStoreWrites(const std::optional<uint64_t>& compact_upto) {
@@ -121,6 +249,47 @@ void Replica::FlushStoreWrites(const std::optional<uint64_t>& compact_upto) {
     }
     if (has_store_writes) store_.WritesDone(seq);
   });
+}
+
+std::string Replica::EncodeUndo(const UndoRecord& r) {
+  std::string out;
+  out.push_back(1);
+  PutVarint64(&out, r.term);
+  PutVarint64(&out, r.time_ms);
+  PutVarint64(&out, r.origin);
+  PutVarint64(&out, r.request_id);
+  PutLengthPrefixed(&out, r.data);
+  PutVarint64(&out, r.items.size());
+  for (size_t i = 0; i < r.items.size(); ++i) {
+    const KvStore::UndoItem& item = r.items[i];
+    PutLengthPrefixed(&out, item.key);
+    out.push_back(static_cast<char>((item.had_prior ? 1 : 0) | (r.after[i] ? 2 : 0)));
+    PutLengthPrefixed(&out, item.prior);
+    PutLengthPrefixed(&out, r.after[i] ? *r.after[i] : std::string_view());
+  }
+  return out;
+}
+
+bool Replica::DecodeUndo(std::string_view in, UndoRecord* r) {
+  if (in.empty() || in[0] != 1) return false;
+  in.remove_prefix(1);
+  uint64_t n = 0;
+  if (!GetVarint64(&in, &r->term) || !GetVarint64(&in, &r->time_ms) ||
+      !GetVarint64(&in, &r->origin) || !GetVarint64(&in, &r->request_id))
+    return false;
+  std::string_view data;
+  if (!GetLengthPrefixed(&in, &data) || !GetVarint64(&in, &n)) return false;
+  r->data = std::string(data);
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view key, prior, after;
+    if (!GetLengthPrefixed(&in, &key) || in.empty()) return false;
+    uint8_t flags = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    if (!GetLengthPrefixed(&in, &prior) || !GetLengthPrefixed(&in, &after)) return false;
+    r->items.push_back({std::string(key), (flags & 1) != 0, std::string(prior)});
+    r->after.push_back((flags & 2) ? std::optional<std::string>(std::string(after)) : std::nullopt);
+  }
+  return in.empty();
 }
 
 }  // namespace rkv

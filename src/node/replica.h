@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,30 @@ struct RequestOutcome {
   Status status;               // kFailed
 };
 
-// A divergent entry that was applied and then undone (single leader, async).
-struct RolledBackWrite {
-  Entry entry;
+// One key change of a client write this node's log held but the new leader's
+// log does not: the divergent entries of CONTRACTS §5, written to
+// DATA_DIR/rollback/rollback-TERM-FIRSTINDEX.jsonl. Under async (and one with
+// 4+ voters) some were acknowledged; under quorum/all none ever was.
+struct RollbackRecord {
+  std::string key;
+  // Applied here: the value the write left (none for a delete). Not applied:
+  // the command's value argument (SET's value, APPEND's suffix, INCRBY's delta).
+  std::optional<std::string> value;
+  std::vector<std::string> command;  // the command that wrote the key
+  bool applied = false;              // applied here, and now undone
+  uint64_t term = 0;
+  uint64_t index = 0;
+  uint64_t time_ms = 0;  // when it was applied here (0: never applied)
+  NodeId origin = 0;
+  uint64_t request_id = 0;
+};
+
+struct RollbackBatch {
+  uint64_t term = 0;         // of the first rolled-back entry
+  uint64_t first_index = 0;  // its index
+  uint64_t entries = 0;      // client writes (log entries) rolled back
+  uint64_t applied_entries = 0;  // of which were applied here and undone
+  std::vector<RollbackRecord> records;
 };
 
 class ReplicaHost {
@@ -36,6 +59,10 @@ class ReplicaHost {
   virtual void SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) = 0;
   virtual void Send(Message m) = 0;
   virtual void OnOutcome(uint64_t request_id, RequestOutcome outcome) = 0;
+  // Records rolled-back writes durably before the state forgets them.
+  virtual Status RecordRollback(const RollbackBatch& batch) = 0;
+  // Wall-clock milliseconds, for rollback records.
+  virtual uint64_t WallClockMs() = 0;
   // A storage write failed: the replica cannot continue safely.
   virtual void OnFatal(const Status& status) = 0;
 };
@@ -54,12 +81,29 @@ class Replica {
 
   KvStore& store() { return store_; }
   CoreStatus status() const { return core_->GetStatus(); }
+  ReplicaCore& core() { return *core_; }
   uint64_t storage_writes_in_flight() const { return writes_in_flight_; }
+  // Client writes rolled back at failover since the data directory was created.
+  uint64_t rolled_back_writes() const { return rolled_back_writes_; }
 
  private:
+  struct UndoRecord {
+    uint64_t term = 0;
+    uint64_t time_ms = 0;
+    NodeId origin = 0;
+    uint64_t request_id = 0;
+    std::string data;  // the entry's commands
+    std::vector<KvStore::UndoItem> items;
+    std::vector<std::optional<std::string>> after;  // each key's payload after the entry
+  };
+  static std::string EncodeUndo(const UndoRecord& r);
+  static bool DecodeUndo(std::string_view bytes, UndoRecord* r);
+
   Replica(ReplicaHost* host, Engine* engine) : host_(host), engine_(engine), store_(engine) {}
   void Drain();
   void Process(Ready rd);
+  void RollBack(const std::optional<LogPosition>& to, const std::vector<Entry>& discarded);
+  void Apply(ApplyItem& item);
   void FlushStoreWrites(const std::optional<uint64_t>& compact_upto);
 
   ReplicaHost* host_;
@@ -67,8 +111,10 @@ class Replica {
   KvStore store_;
   std::unique_ptr<ReplicaCore> core_;
   bool draining_ = false;
-  uint64_t log_first_index_ = 1;  // no stored log entry is below this
   uint64_t writes_in_flight_ = 0;
+  uint64_t log_first_index_ = 1;  // no stored log entry is below this
+  uint64_t rolled_back_writes_ = 0;
+  std::map<uint64_t, UndoRecord> undo_;  // by index: applied, not yet majority-committed
   std::vector<Reply> replies_scratch_;
 };
 

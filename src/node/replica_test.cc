@@ -21,6 +21,12 @@ class FakeHost : public ReplicaHost {
   void Send(Message) override {}
   void OnOutcome(uint64_t id, RequestOutcome o) override { outcomes.emplace_back(id, std::move(o)); }
   void OnFatal(const Status& s) override { FAIL() << s.ToString(); }
+  Status RecordRollback(const RollbackBatch& b) override {
+    rollbacks.push_back(b);
+    return Status::Ok();
+  }
+  uint64_t WallClockMs() override { return 1; }
+  std::vector<RollbackBatch> rollbacks;
   // Completes the oldest pending write.
   bool CompleteOne() {
     if (queue_.empty()) return false;

@@ -1,7 +1,11 @@
 #include "server/server_impl.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -9,6 +13,7 @@
 #include <future>
 
 #include "server/admin_http.h"
+#include "core/encoding.h"
 #include "server/client_conn.h"
 #include "standalone/standalone_core.h"
 #include "storage/memory_engine.h"
@@ -209,6 +214,49 @@ void ServerImpl::OnFatal(const Status& status) {
                    "that may not be durable",
                    status.ToString());
   std::_Exit(1);
+}
+
+Status ServerImpl::RecordRollback(const RollbackBatch& batch) {
+  std::string dir = config_.data_dir + "/rollback";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string path = dir + "/rollback-" + std::to_string(batch.term) + "-" +
+                     std::to_string(batch.first_index) + ".jsonl";
+  std::string body;
+  for (const RollbackRecord& r : batch.records) {
+    std::string command = "[";
+    for (size_t i = 0; i < r.command.size(); ++i) command += (i ? ", " : "") + JsonQuote(r.command[i]);
+    command += "]";
+    body += "{\"key\": " + JsonQuote(r.key) +
+            ", \"value\": " + (r.value ? JsonQuote(*r.value) : std::string("null")) +
+            ", \"command\": " + command + ", \"applied\": " + (r.applied ? "true" : "false") +
+            ", \"term\": " + std::to_string(r.term) + ", \"index\": " + std::to_string(r.index) +
+            ", \"time_ms\": " + std::to_string(r.time_ms) + ", \"origin\": " +
+            std::to_string(r.origin) + ", \"request_id\": " + std::to_string(r.request_id) + "}\n";
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < body.size()) {
+    ssize_t n = ::write(fd, body.data() + off, body.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  spdlog::warn("rolled back {} write(s) ({} applied here and undone) from index {} of term {}: the "
+               "new leader's log does not have them; saved in {} (under async or one, some may "
+               "have been acknowledged)",
+               batch.entries, batch.applied_entries, batch.first_index, batch.term, path);
+  return Status::Ok();
 }
 
 std::string ServerImpl::CallOnLoop(std::function<std::string()> fn) {

@@ -39,6 +39,8 @@ class ServerImpl final : public ReplicaHost {
   void Send(Message m) override;
   void OnOutcome(uint64_t request_id, RequestOutcome outcome) override;
   void OnFatal(const Status& status) override;
+  Status RecordRollback(const RollbackBatch& batch) override;
+  uint64_t WallClockMs() override { return WallNowMs(); }
 
   // --- for client connections (loop thread) ---
   // Proposes a request on behalf of a connection's slot.

@@ -31,7 +31,8 @@ void StandaloneCore::Propose(Request r) {
   Entry e;
   e.term = kTerm;
   e.index = ++last_index_;
-  e.kind = EntryKind::kCommand;
+  e.kind = r.barrier ? EntryKind::kBarrier : EntryKind::kCommand;
+  e.request_id = r.id;
   e.data = std::move(r.data);
   waiting_.emplace(e.index, r.id);
   ready_.append.push_back(e);

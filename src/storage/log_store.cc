@@ -21,17 +21,21 @@ void EncodeLogRecord(const Entry& e, std::string* out) {
   out->push_back(kFormat);
   out->push_back(static_cast<char>(e.kind));
   PutVarint64(out, e.term);
+  PutVarint64(out, e.origin);
+  PutVarint64(out, e.request_id);
   out->append(e.data);
 }
 
 bool DecodeLogRecord(uint64_t index, std::string_view bytes, Entry* out) {
   if (bytes.size() < 3 || bytes[0] != kFormat) return false;
   uint8_t kind = static_cast<uint8_t>(bytes[1]);
-  if (kind > static_cast<uint8_t>(EntryKind::kConfig)) return false;
+  if (kind > static_cast<uint8_t>(EntryKind::kBarrier)) return false;
   bytes.remove_prefix(2);
   out->kind = static_cast<EntryKind>(kind);
   out->index = index;
   if (!GetVarint64(&bytes, &out->term)) return false;
+  if (!GetVarint64(&bytes, &out->origin)) return false;
+  if (!GetVarint64(&bytes, &out->request_id)) return false;
   out->data.assign(bytes.data(), bytes.size());
   return true;
 }

@@ -1,6 +1,7 @@
 // How a core's persistent state sits in the engine: the hard state (term and
 // vote) in the meta column family, log entries in the log column family keyed
-// by big-endian index. Record layout: [format=1][kind][varint term][data].
+// by big-endian index. Record layout:
+//   [format=1][kind][varint term][varint origin][varint request_id][data]
 #pragma once
 
 #include <optional>

@@ -1,0 +1,784 @@
+#include "sim/sim.h"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+
+#include "core/random.h"
+#include "core/stored_value.h"
+#include "kv/command_codec.h"
+#include "kv/commands.h"
+#include "leader/leader_core.h"
+#include "node/replica.h"
+#include "storage/memory_engine.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr uint64_t kUs = 1000;
+constexpr uint64_t kMs = 1000 * kUs;
+constexpr uint64_t kSec = 1000 * kMs;
+
+constexpr uint64_t kTickInterval = 2 * kMs;
+constexpr uint64_t kElectionTimeout = 1000 * kMs;
+constexpr uint64_t kHeartbeat = 100 * kMs;
+constexpr uint64_t kRequestTimeout = 2 * kSec;
+constexpr uint64_t kClientTimeout = 3 * kSec;
+constexpr uint64_t kHealDeadline = 60 * kSec;
+constexpr uint64_t kWorkloadDeadline = 600 * kSec;  // a run never exceeds this in virtual time
+
+const char* const kFaultNames[] = {"delay", "loss", "dup", "reorder", "partition", "crash", "pause", "skew"};
+
+}  // namespace
+
+bool ParseFaults(const std::string& s, uint32_t* out, std::string* bad) {
+  *out = 0;
+  if (s.empty() || s == "none") return true;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string name = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool found = false;
+    if (name == "all") {
+      *out |= kFaultAll;
+      found = true;
+    }
+    for (int i = 0; i < 8; ++i)
+      if (name == kFaultNames[i]) {
+        *out |= 1u << i;
+        found = true;
+      }
+    if (!found) {
+      *bad = name;
+      return false;
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return true;
+}
+
+std::string FaultsName(uint32_t faults) {
+  if (faults == 0) return "none";
+  if ((faults & kFaultAll) == kFaultAll) return "all";
+  std::string s;
+  for (int i = 0; i < 8; ++i)
+    if (faults & (1u << i)) s += (s.empty() ? "" : ",") + std::string(kFaultNames[i]);
+  return s;
+}
+
+bool LossAllowed(const SimConfig& c) {
+  if (c.mutations.any()) return false;
+  return c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4);
+}
+
+std::string ReproduceCommand(const SimConfig& c) {
+  std::string s = "replicakv sim --mode " + c.mode + " --acks " + std::string(AcksPolicyName(c.acks)) +
+                  " --consistency " + c.consistency + " --nodes " + std::to_string(c.nodes) +
+                  " --clients " + std::to_string(c.clients) + " --keys " + std::to_string(c.keys);
+  s += c.duration_ms ? " --duration-ms " + std::to_string(c.duration_ms) : " --ops " + std::to_string(c.ops);
+  s += " --seed " + std::to_string(c.seed) + " --faults " + FaultsName(c.faults);
+  if (c.mutations.ack_before_quorum) s += " --mutation ack-before-quorum";
+  if (c.mutations.skip_consistency_check) s += " --mutation skip-consistency-check";
+  if (c.mutations.vote_without_log_check) s += " --mutation vote-without-log-check";
+  if (c.mutations.apply_before_commit) s += " --mutation apply-before-commit";
+  if (c.mutations.read_without_quorum) s += " --mutation read-without-quorum";
+  return s;
+}
+
+namespace {
+
+class Simulation;
+
+struct PendingOp {
+  size_t slot = 0;
+  uint64_t client = 0;
+  OpType op = OpType::kNone;
+  std::string key;
+  std::string value;
+  int node = 0;
+  bool done = false;
+};
+
+// node >= 0: tied to that node's incarnation (dropped if it restarted since);
+// node <= -2: about node -(node + 2) but not tied (message deliveries);
+// node == -1: about no node. Events of a paused node wait for it.
+struct SimEvent {
+  uint64_t time;
+  uint64_t seq;
+  int node;
+  uint64_t incarnation;
+  std::function<void()> fn;
+  bool operator>(const SimEvent& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+};
+
+struct SimNode;
+
+class NodeHost final : public ReplicaHost {
+ public:
+  NodeHost(Simulation* sim, SimNode* node) : sim_(sim), node_(node) {}
+  void SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) override;
+  void Send(Message m) override;
+  void OnOutcome(uint64_t request_id, RequestOutcome outcome) override;
+  Status RecordRollback(const RollbackBatch& batch) override;
+  uint64_t WallClockMs() override;
+  void OnFatal(const Status& status) override;
+
+ private:
+  Simulation* sim_;
+  SimNode* node_;
+};
+
+struct SimNode {
+  int id = 0;
+  std::unique_ptr<MemoryEngine> engine;  // survives crashes, minus unsynced writes
+  std::unique_ptr<NodeHost> host;
+  std::unique_ptr<Replica> replica;      // null while down
+  uint64_t incarnation = 0;
+  bool up = false;
+  uint64_t paused_until = 0;
+  double clock_rate = 1.0;
+  int64_t clock_offset_ns = 0;
+  uint64_t disk_free_at = 0;
+  uint64_t request_counter = 0;
+  std::map<uint64_t, std::shared_ptr<PendingOp>> requests;  // request id → op
+  std::vector<RollbackBatch> rollbacks;                      // durable
+  uint64_t checked_commit = 0;  // commit-safety monitor, per incarnation
+  std::deque<SimEvent> deferred;  // events that arrived while paused, in order
+  LeaderCore* core() { return replica ? dynamic_cast<LeaderCore*>(&replica->core()) : nullptr; }
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimConfig& c) : c_(c), rng_(c.seed) {}
+  SimResult Run();
+
+  // For NodeHost.
+  void DiskWrite(SimNode* n, WriteBatch batch, bool sync, std::function<void(const Status&)> done);
+  void NetSend(Message m);
+  void Outcome(SimNode* n, uint64_t request_id, RequestOutcome o);
+  uint64_t now() const { return now_; }
+  void Violation(std::string v) {
+    if (result_.violations.size() < 20) result_.violations.push_back(std::move(v));
+  }
+
+ private:
+
+  void At(uint64_t t, int node, bool tie_to_incarnation, std::function<void()> fn);
+  void RunUntil(const std::function<bool()>& done, uint64_t deadline);
+  void Monitor(SimNode& n);
+
+  void StartNode(SimNode& n);
+  void ScheduleResume(SimNode& n);
+  void CrashNode(SimNode& n);
+  void ScheduleTick(SimNode& n);
+  uint64_t LocalTime(const SimNode& n) const {
+    return static_cast<uint64_t>(n.clock_offset_ns + static_cast<int64_t>(now_ * n.clock_rate));
+  }
+
+  // network
+  bool LinkCut(int from, int to) const { return cut_.count({from, to}) > 0; }
+  void Nemesis();
+  void Heal();
+
+  // clients
+  void ClientNext(size_t slot, bool backoff);
+  void Issue(size_t slot);
+  void Complete(const std::shared_ptr<PendingOp>& op, EventType type, std::optional<std::string> value,
+                std::optional<int64_t> result, const std::string& version);
+  bool WorkloadDone() const;
+
+  bool Converged();
+
+  SimConfig c_;
+  Rng rng_;
+  uint64_t now_ = 0;
+  uint64_t seq_ = 0;
+  std::priority_queue<SimEvent, std::vector<SimEvent>, std::greater<SimEvent>> queue_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  SimResult result_;
+
+  // network knobs, drawn per seed
+  double p_loss_ = 0, p_dup_ = 0, p_slow_ = 0;
+  uint64_t base_delay_ = 100 * kUs, jitter_ = 50 * kUs, slow_delay_ = 0;
+  std::set<std::pair<int, int>> cut_;
+  bool faults_active_ = true;
+
+  // clients
+  struct Slot {
+    uint64_t client = 0;
+    uint64_t counter = 0;
+    bool busy = false;
+  };
+  std::vector<Slot> slots_;
+  uint64_t next_client_ = 0;
+  uint64_t issued_ = 0;
+  uint64_t in_flight_ = 0;
+  bool workload_stopped_ = false;
+
+  // monitors
+  std::map<uint64_t, int> leader_of_term_;
+  std::map<uint64_t, uint64_t> committed_term_;  // index → term
+};
+
+// ---------------------------------------------------------------- host
+
+void NodeHost::SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) {
+  sim_->DiskWrite(node_, std::move(batch), sync, std::move(done));
+}
+void NodeHost::Send(Message m) { sim_->NetSend(std::move(m)); }
+void NodeHost::OnOutcome(uint64_t id, RequestOutcome o) { sim_->Outcome(node_, id, std::move(o)); }
+Status NodeHost::RecordRollback(const RollbackBatch& b) {
+  node_->rollbacks.push_back(b);  // modelled as a synced file write
+  return Status::Ok();
+}
+uint64_t NodeHost::WallClockMs() { return (sim_->now() + 1700000000ULL * kSec) / kMs; }
+void NodeHost::OnFatal(const Status& s) { sim_->Violation("node " + std::to_string(node_->id) + ": " + s.ToString()); }
+
+// ---------------------------------------------------------------- events
+
+void Simulation::At(uint64_t t, int node, bool tie, std::function<void()> fn) {
+  uint64_t inc = (tie && node >= 0) ? nodes_[node]->incarnation : 0;
+  queue_.push(SimEvent{std::max(t, now_), ++seq_, tie ? node : -(node + 2), inc, std::move(fn)});
+}
+
+void Simulation::RunUntil(const std::function<bool()>& done, uint64_t deadline) {
+  while (!queue_.empty() && !done()) {
+    if (queue_.top().time > deadline) {
+      now_ = deadline;
+      return;
+    }
+    SimEvent e = queue_.top();
+    queue_.pop();
+    now_ = e.time;
+    ++result_.stats.events;
+    int node = e.node >= 0 ? e.node : (e.node <= -2 ? -(e.node + 2) : -1);
+    if (node >= 0) {
+      SimNode& n = *nodes_[node];
+      if (e.node >= 0 && e.incarnation != n.incarnation) continue;  // from before a restart
+      if (n.paused_until > now_ || !n.deferred.empty()) {
+        // A paused process does nothing; its events run, in order, when it resumes.
+        if (n.deferred.empty()) ScheduleResume(n);
+        n.deferred.push_back(std::move(e));
+        continue;
+      }
+      e.fn();
+      Monitor(n);
+    } else {
+      e.fn();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- nodes
+
+void Simulation::ScheduleResume(SimNode& n) {
+  At(std::max(n.paused_until, now_), -1, false, [this, &n] {
+    if (n.paused_until > now_) {
+      ScheduleResume(n);
+      return;
+    }
+    std::deque<SimEvent> events = std::move(n.deferred);
+    n.deferred.clear();
+    for (SimEvent& e : events) {
+      if (e.node >= 0 && e.incarnation != n.incarnation) continue;
+      e.fn();
+      Monitor(n);
+    }
+  });
+}
+
+void Simulation::StartNode(SimNode& n) {
+  n.incarnation += 1;
+  n.up = true;
+  n.checked_commit = 0;
+  LeaderOptions o;
+  o.id = static_cast<NodeId>(n.id + 1);
+  for (int i = 0; i < c_.nodes; ++i) o.voters.push_back(static_cast<NodeId>(i + 1));
+  o.acks = c_.acks;
+  o.sync = c_.durability_sync;
+  o.election_timeout_ns = kElectionTimeout;
+  o.heartbeat_interval_ns = kHeartbeat;
+  o.request_timeout_ns = kRequestTimeout;
+  o.seed = c_.seed * 1000003 + n.incarnation * 7919 + static_cast<uint64_t>(n.id);
+  o.mutations = c_.mutations;
+  uint64_t local = LocalTime(n);
+  auto replica = Replica::Open(n.host.get(), n.engine.get(), [&](CoreRecovery rec) {
+    auto core = std::make_unique<LeaderCore>(o, std::move(rec));
+    core->Tick(local);
+    return core;
+  });
+  if (!replica.ok()) {
+    Violation("node " + std::to_string(n.id + 1) + " cannot restart: " + replica.status().ToString());
+    n.up = false;
+    return;
+  }
+  n.replica = std::move(replica.value());
+  ScheduleTick(n);
+}
+
+void Simulation::CrashNode(SimNode& n) {
+  ++result_.stats.crashes;
+  n.replica.reset();
+  n.requests.clear();  // their clients hear nothing and time out
+  n.deferred.clear();  // what a paused process had not read is gone with it
+  n.paused_until = 0;
+  n.up = false;
+  n.incarnation += 1;  // pending disk writes and ticks die with the process
+  n.engine->Crash(rng_.Below(n.engine->unsynced_batches() + 1));
+  n.disk_free_at = now_;
+}
+
+void Simulation::ScheduleTick(SimNode& n) {
+  At(now_ + kTickInterval, n.id, true, [this, &n] {
+    if (!n.replica) return;
+    n.replica->Tick(LocalTime(n));
+    ScheduleTick(n);
+  });
+}
+
+void Simulation::Monitor(SimNode& n) {
+  LeaderCore* core = n.core();
+  if (!core) return;
+  result_.stats.max_term = std::max(result_.stats.max_term, core->term());
+  if (core->role() == Role::kLeader) {
+    auto [it, inserted] = leader_of_term_.emplace(core->term(), n.id);
+    if (inserted) ++result_.stats.leaders_elected;
+    if (it->second != n.id)
+      Violation("two leaders in term " + std::to_string(core->term()) + ": node " +
+                std::to_string(it->second + 1) + " and node " + std::to_string(n.id + 1));
+  }
+  uint64_t commit = std::min(core->commit(), core->log().last_index());
+  for (uint64_t i = std::max(n.checked_commit + 1, core->log().first_index()); i <= commit; ++i) {
+    uint64_t t = core->log().term(i);
+    auto [it, inserted] = committed_term_.emplace(i, t);
+    if (!inserted && it->second != t)
+      Violation("index " + std::to_string(i) + " committed with term " + std::to_string(it->second) +
+                " and later with term " + std::to_string(t) + " (node " + std::to_string(n.id + 1) + ")");
+  }
+  n.checked_commit = std::max(n.checked_commit, commit);
+}
+
+void Simulation::DiskWrite(SimNode* n, WriteBatch batch, bool sync, std::function<void(const Status&)> done) {
+  uint64_t latency = sync ? rng_.Range(100 * kUs, 1 * kMs) : rng_.Range(5 * kUs, 30 * kUs);
+  if ((c_.faults & kFaultDelay) && faults_active_ && rng_.Chance(0.01)) latency += rng_.Range(5, 50) * kMs;
+  uint64_t at = std::max(now_, n->disk_free_at) + latency;
+  n->disk_free_at = at;
+  auto b = std::make_shared<WriteBatch>(std::move(batch));
+  auto d = std::make_shared<std::function<void(const Status&)>>(std::move(done));
+  At(at, n->id, true, [n, b, sync, d] {
+    Status s = n->engine->Write(*b, sync);
+    (*d)(s);
+  });
+}
+
+// ---------------------------------------------------------------- network
+
+void Simulation::NetSend(Message m) {
+  ++result_.stats.messages;
+  int from = static_cast<int>(m.from) - 1, to = static_cast<int>(m.to) - 1;
+  if (to < 0 || to >= c_.nodes) return;
+  bool faulty = faults_active_;
+  if (LinkCut(from, to) || (faulty && rng_.Chance(p_loss_))) {
+    ++result_.stats.dropped;
+    return;
+  }
+  int copies = faulty && rng_.Chance(p_dup_) ? 2 : 1;
+  if (copies == 2) ++result_.stats.duplicated;
+  auto msg = std::make_shared<Message>(std::move(m));
+  for (int i = 0; i < copies; ++i) {
+    uint64_t delay = base_delay_ + rng_.Below(jitter_ + 1);
+    if (faulty && slow_delay_ && rng_.Chance(p_slow_)) delay += rng_.Below(slow_delay_);
+    At(now_ + delay, to, false, [this, to, msg] {
+      SimNode& n = *nodes_[to];
+      if (n.replica) n.replica->Step(*msg);
+    });
+  }
+}
+
+void Simulation::Nemesis() {
+  if (!faults_active_) return;
+  std::vector<uint32_t> kinds;
+  for (uint32_t k : {kFaultPartition, kFaultCrash, kFaultPause})
+    if (c_.faults & k) kinds.push_back(k);
+  if (kinds.empty()) return;
+  uint32_t kind = kinds[rng_.Below(kinds.size())];
+  uint64_t duration = rng_.Range(200, 4000) * kMs;
+  if (kind == kFaultPartition) {
+    ++result_.stats.partitions;
+    std::vector<int> ids(c_.nodes);
+    for (int i = 0; i < c_.nodes; ++i) ids[i] = i;
+    for (int i = c_.nodes - 1; i > 0; --i) std::swap(ids[i], ids[rng_.Below(i + 1)]);
+    std::vector<std::pair<int, int>> links;
+    switch (rng_.Below(5)) {
+      case 0:  // isolate one node
+        for (int j = 0; j < c_.nodes; ++j)
+          if (j != ids[0]) links.insert(links.end(), {{ids[0], j}, {j, ids[0]}});
+        break;
+      case 1: {  // majority / minority
+        int split = c_.nodes / 2;
+        for (int a = 0; a < split; ++a)
+          for (int b = split; b < c_.nodes; ++b) links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
+        break;
+      }
+      case 2:  // one-way: a node can send but not receive
+        for (int j = 0; j < c_.nodes; ++j)
+          if (j != ids[0]) links.push_back({j, ids[0]});
+        break;
+      case 3: {  // bridge: two halves that only ids[0] connects
+        int half = (c_.nodes - 1) / 2;
+        for (int a = 1; a <= half; ++a)
+          for (int b = half + 1; b < c_.nodes; ++b) links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
+        break;
+      }
+      default: {  // swizzle: cut links one by one, restore them in random order
+        std::vector<std::pair<int, int>> all;
+        for (int a = 0; a < c_.nodes; ++a)
+          for (int b = 0; b < c_.nodes; ++b)
+            if (a != b) all.push_back({a, b});
+        for (size_t i = all.size() - 1; i > 0; --i) std::swap(all[i], all[rng_.Below(i + 1)]);
+        all.resize(rng_.Range(1, all.size()));
+        uint64_t step = rng_.Range(20, 200) * kMs;
+        for (size_t i = 0; i < all.size(); ++i)
+          At(now_ + step * i, -1, false, [this, l = all[i]] { if (faults_active_) cut_.insert(l); });
+        std::vector<std::pair<int, int>> order = all;
+        for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng_.Below(i + 1)]);
+        uint64_t start = now_ + step * all.size() + duration;
+        for (size_t i = 0; i < order.size(); ++i)
+          At(start + step * i, -1, false, [this, l = order[i]] { cut_.erase(l); });
+        break;
+      }
+    }
+    for (const auto& l : links) cut_.insert(l);
+    At(now_ + duration, -1, false, [this, links] {
+      for (const auto& l : links) cut_.erase(l);
+    });
+  } else if (kind == kFaultCrash) {
+    std::vector<int> up;
+    for (auto& n : nodes_)
+      if (n->up) up.push_back(n->id);
+    if (up.size() > 1) {
+      SimNode& n = *nodes_[up[rng_.Below(up.size())]];
+      CrashNode(n);
+      At(now_ + rng_.Range(100, 3000) * kMs, -1, false, [this, &n] {
+        if (!n.up) StartNode(n);
+      });
+    }
+  } else if (kind == kFaultPause) {
+    ++result_.stats.pauses;
+    SimNode& n = *nodes_[rng_.Below(c_.nodes)];
+    n.paused_until = std::max(n.paused_until, now_ + rng_.Range(100, 3000) * kMs);
+  }
+  At(now_ + rng_.Range(300, 2000) * kMs, -1, false, [this] { Nemesis(); });
+}
+
+void Simulation::Heal() {
+  faults_active_ = false;
+  cut_.clear();
+  for (auto& n : nodes_) {
+    n->paused_until = 0;
+    if (!n->up) StartNode(*n);
+  }
+}
+
+// ---------------------------------------------------------------- clients
+
+bool Simulation::WorkloadDone() const { return workload_stopped_ && in_flight_ == 0; }
+
+void Simulation::ClientNext(size_t slot, bool backoff) {
+  if (workload_stopped_) return;
+  if (!c_.duration_ms && issued_ >= c_.ops) {
+    workload_stopped_ = true;
+    return;
+  }
+  // After a failure a client backs off, as a real one would before retrying.
+  uint64_t think = backoff ? rng_.Range(20, 200) * kMs : rng_.Range(0, 2 * kMs);
+  At(now_ + think, -1, false, [this, slot] { Issue(slot); });
+}
+
+void Simulation::Issue(size_t slot) {
+  if (workload_stopped_ || (!c_.duration_ms && issued_ >= c_.ops)) {
+    workload_stopped_ = true;
+    return;
+  }
+  std::vector<int> up;
+  for (auto& n : nodes_)
+    if (n->replica) up.push_back(n->id);
+  if (up.empty()) {
+    At(now_ + 10 * kMs, -1, false, [this, slot] { Issue(slot); });
+    return;
+  }
+  Slot& s = slots_[slot];
+  ++issued_;
+  ++in_flight_;
+  auto op = std::make_shared<PendingOp>();
+  op->slot = slot;
+  op->client = s.client;
+  int k = static_cast<int>(rng_.Below(c_.keys));
+  op->key = "k" + std::to_string(k);
+  op->node = up[rng_.Below(up.size())];
+  uint64_t n = ++s.counter;
+  std::string tag = std::to_string(s.client) + "." + std::to_string(n);
+  if (rng_.Chance(0.35)) {
+    op->op = OpType::kRead;
+  } else if (k % 3 == 0) {
+    op->op = OpType::kAppend;
+    op->value = " x" + tag;
+  } else if (k % 3 == 1) {
+    op->op = OpType::kWrite;
+    op->value = "v" + tag;
+  } else {
+    op->op = OpType::kIncr;
+    op->value = std::to_string(rng_.Range(1, 5));
+  }
+  Event inv;
+  inv.type = EventType::kInvoke;
+  inv.op = op->op;
+  inv.client = op->client;
+  inv.key = op->key;
+  if (op->op != OpType::kRead) inv.value = op->value;
+  inv.time = now_;
+  inv.node = static_cast<uint64_t>(op->node + 1);
+  result_.history.events.push_back(inv);
+  ++result_.stats.invoked;
+
+  At(now_ + kClientTimeout, -1, false, [this, op] {
+    if (!op->done) Complete(op, EventType::kInfo, std::nullopt, std::nullopt, "");
+  });
+  // The request reaches the node as an event of that node, so a paused node
+  // sees it only when it resumes.
+  At(now_, op->node, false, [this, op] {
+    SimNode& node = *nodes_[op->node];
+    if (!node.replica || op->done) return;  // crashed: the client hears nothing
+    if (op->op == OpType::kRead && c_.consistency == "eventual") {
+      std::string stored;
+      std::optional<std::string> v;
+      StoredValueView view;
+      if (node.replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
+        v = std::string(view.payload);
+      LogPosition p = node.replica->store().applied();
+      Complete(op, EventType::kOk, v, std::nullopt, std::to_string(p.term) + "." + std::to_string(p.index));
+      return;
+    }
+    uint64_t id = (node.incarnation << 32) | ++node.request_counter;
+    node.requests[id] = op;
+    Request r;
+    r.id = id;
+    if (op->op == OpType::kRead) {
+      r.kind = RequestKind::kRead;
+    } else {
+      r.kind = RequestKind::kWrite;
+      const char* cmd = op->op == OpType::kAppend ? "append" : op->op == OpType::kWrite ? "set" : "incrby";
+      EncodeCommand(Argv{cmd, op->key, op->value}, &r.data);
+    }
+    node.replica->Propose(std::move(r));
+  });
+}
+
+void Simulation::Outcome(SimNode* n, uint64_t request_id, RequestOutcome o) {
+  auto it = n->requests.find(request_id);
+  if (it == n->requests.end()) return;
+  std::shared_ptr<PendingOp> op = it->second;
+  n->requests.erase(it);
+  if (op->done) return;
+  switch (o.kind) {
+    case RequestOutcome::Kind::kApplied: {
+      std::string version = std::to_string(o.position.term) + "." + std::to_string(o.position.index);
+      const Reply& r = o.replies.empty() ? Reply::Nil() : o.replies[0];
+      if (r.is_error()) {
+        Violation("a workload command failed at apply: " + r.str);
+        Complete(op, EventType::kFail, std::nullopt, std::nullopt, "");
+      } else if (op->op == OpType::kIncr) {
+        Complete(op, EventType::kOk, op->value, r.integer, version);
+      } else {
+        Complete(op, EventType::kOk, op->value, std::nullopt, version);
+      }
+      break;
+    }
+    case RequestOutcome::Kind::kReadReady: {
+      std::string stored;
+      std::optional<std::string> v;
+      StoredValueView view;
+      if (n->replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
+        v = std::string(view.payload);
+      LogPosition p = n->replica->store().applied();
+      Complete(op, EventType::kOk, v, std::nullopt, std::to_string(p.term) + "." + std::to_string(p.index));
+      break;
+    }
+    case RequestOutcome::Kind::kFailed:
+      Complete(op, o.status.code() == Code::kTryAgain ? EventType::kFail : EventType::kInfo,
+               op->op == OpType::kRead ? std::nullopt : std::optional<std::string>(op->value),
+               std::nullopt, "");
+      break;
+  }
+}
+
+void Simulation::Complete(const std::shared_ptr<PendingOp>& op, EventType type,
+                          std::optional<std::string> value, std::optional<int64_t> result,
+                          const std::string& version) {
+  op->done = true;
+  --in_flight_;
+  Event e;
+  e.type = type;
+  e.op = op->op;
+  e.client = op->client;
+  e.key = op->key;
+  e.value = op->op == OpType::kRead && type != EventType::kOk ? std::nullopt
+            : op->op == OpType::kRead                          ? value
+                                                               : std::optional<std::string>(op->value);
+  e.result = result;
+  e.time = now_;
+  e.node = static_cast<uint64_t>(op->node + 1);
+  e.version = version;
+  result_.history.events.push_back(e);
+  Slot& s = slots_[op->slot];
+  if (type == EventType::kOk) ++result_.stats.ok;
+  if (type == EventType::kFail) ++result_.stats.failed;
+  if (type == EventType::kInfo) {
+    ++result_.stats.info;
+    // A client whose outcome is unknown never invokes again; a new one continues.
+    s.client = next_client_++;
+    s.counter = 0;
+  }
+  ClientNext(op->slot, type != EventType::kOk);
+}
+
+// ---------------------------------------------------------------- convergence
+
+bool Simulation::Converged() {
+  LeaderCore* leader = nullptr;
+  for (auto& n : nodes_) {
+    LeaderCore* c = n->core();
+    if (!c) return false;
+    if (c->role() == Role::kLeader) leader = c;
+  }
+  if (!leader || leader->log().term(leader->commit()) != leader->term()) return false;
+  std::string digest;
+  for (auto& n : nodes_) {
+    LeaderCore* c = n->core();
+    if (c->term() != leader->term() || c->applied() != leader->log().last_index() ||
+        c->log().last_index() != leader->log().last_index())
+      return false;
+    if (n->replica->storage_writes_in_flight() > 0) return false;
+    std::string d = n->replica->store().digest();
+    if (!digest.empty() && d != digest) return false;
+    digest = d;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- run
+
+SimResult Simulation::Run() {
+  result_.config = c_;
+  // Per-seed fault knobs.
+  if (c_.faults & kFaultLoss) p_loss_ = rng_.Unit() * 0.05;
+  if (c_.faults & kFaultDup) p_dup_ = rng_.Unit() * 0.03;
+  base_delay_ = rng_.Range(50, 300) * kUs;
+  jitter_ = (c_.faults & kFaultReorder) ? rng_.Range(1, 10) * kMs : base_delay_ / 2;
+  if (c_.faults & kFaultDelay) {
+    p_slow_ = rng_.Unit() * 0.05;
+    slow_delay_ = rng_.Range(20, 300) * kMs;
+  }
+  for (int i = 0; i < c_.nodes; ++i) {
+    auto n = std::make_unique<SimNode>();
+    n->id = i;
+    n->engine = std::make_unique<MemoryEngine>(/*track_unsynced=*/true);
+    n->host = std::make_unique<NodeHost>(this, n.get());
+    if (c_.faults & kFaultSkew) {
+      n->clock_rate = 0.9 + rng_.Unit() * 0.2;
+      n->clock_offset_ns = static_cast<int64_t>(rng_.Below(10 * kSec));
+    }
+    nodes_.push_back(std::move(n));
+  }
+  for (auto& n : nodes_) StartNode(*n);
+  slots_.resize(c_.clients);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i].client = next_client_++;
+    At(now_ + rng_.Range(0, 10 * kMs), -1, false, [this, i] { Issue(i); });
+  }
+  if (c_.faults & (kFaultPartition | kFaultCrash | kFaultPause))
+    At(now_ + rng_.Range(200, 1500) * kMs, -1, false, [this] { Nemesis(); });
+  if (c_.duration_ms)
+    At(c_.duration_ms * kMs, -1, false, [this] { workload_stopped_ = true; });
+
+  // Safety phase: the workload under faults.
+  RunUntil([this] { return WorkloadDone(); }, kWorkloadDeadline);
+  if (!WorkloadDone()) Violation("the workload did not finish within " + std::to_string(kWorkloadDeadline / kSec) + " virtual seconds");
+  // Heal, then require convergence within a bound.
+  uint64_t heal_start = now_;
+  Heal();
+  RunUntil([this] { return Converged(); }, now_ + kHealDeadline);
+  result_.converged = Converged();
+  result_.stats.heal_ns = now_ - heal_start;
+  if (!result_.converged) {
+    Violation("no convergence within " + std::to_string(kHealDeadline / kSec) + " virtual seconds of healing");
+    for (auto& n : nodes_)
+      Violation("  " + (n->core() ? n->core()->DebugString() : "node " + std::to_string(n->id + 1) + " down"));
+  }
+  result_.stats.virtual_ns = now_;
+
+  // Final state of every replica, and what each rolled back.
+  for (auto& n : nodes_) {
+    for (int k = 0; k < c_.keys; ++k) {
+      Event f;
+      f.type = EventType::kFinal;
+      f.node = static_cast<uint64_t>(n->id + 1);
+      f.key = "k" + std::to_string(k);
+      std::string stored;
+      StoredValueView view;
+      if (n->replica && n->replica->store().Get(f.key, &stored) && DecodeStoredValue(stored, &view))
+        f.value = std::string(view.payload);
+      result_.history.events.push_back(f);
+    }
+  }
+  for (auto& n : nodes_) {
+    for (const RollbackBatch& b : n->rollbacks) {
+      result_.stats.rolled_back += b.entries;
+      for (const RollbackRecord& r : b.records) {
+        Event e;
+        e.type = EventType::kRollback;
+        e.node = static_cast<uint64_t>(n->id + 1);
+        e.key = r.key;
+        e.value = r.value;
+        e.term = r.term;
+        e.index = r.index;
+        e.command = r.command;
+        result_.history.events.push_back(e);
+      }
+    }
+  }
+
+  result_.checks.push_back(CheckLostWrites(result_.history));
+  result_.checks.push_back(CheckConvergence(result_.history));
+  const CheckResult& lost = result_.checks[0];
+  bool lost_ok = LossAllowed(c_) ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
+                                 : lost.ok();
+  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok();
+  if (!result_.violations.empty()) {
+    result_.verdict = "FAIL: " + result_.violations[0];
+  } else if (!lost_ok) {
+    result_.verdict = "FAIL: " + lost.summary;
+  } else if (!result_.checks[1].ok()) {
+    result_.verdict = "FAIL: " + result_.checks[1].summary;
+  } else {
+    result_.verdict = "ok";
+  }
+  // Drop nodes before the engines they point into.
+  for (auto& n : nodes_) n->replica.reset();
+  return std::move(result_);
+}
+
+}  // namespace
+
+SimResult RunSimulation(const SimConfig& config) {
+  Simulation sim(config);
+  return sim.Run();
+}
+
+}  // namespace rkv

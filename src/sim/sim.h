@@ -1,0 +1,73 @@
+// Runs one seeded simulation and reports what happened.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "check/checks.h"
+#include "check/history.h"
+#include "leader/mutations.h"
+#include "leader/quorum.h"
+
+namespace rkv {
+
+enum SimFault : uint32_t {
+  kFaultDelay = 1u << 0,
+  kFaultLoss = 1u << 1,
+  kFaultDup = 1u << 2,
+  kFaultReorder = 1u << 3,
+  kFaultPartition = 1u << 4,
+  kFaultCrash = 1u << 5,
+  kFaultPause = 1u << 6,
+  kFaultSkew = 1u << 7,
+  kFaultAll = 0xff,
+};
+// Parses "delay,loss,..." or "all" or "none".
+bool ParseFaults(const std::string& s, uint32_t* out, std::string* bad);
+std::string FaultsName(uint32_t faults);
+
+struct SimConfig {
+  std::string mode = "leader";
+  AcksPolicy acks = AcksPolicy::kQuorum;
+  std::string consistency = "strong";  // strong: read-index; eventual: the local replica
+  int nodes = 3;
+  int clients = 5;
+  int keys = 5;
+  uint64_t ops = 2000;
+  uint64_t duration_ms = 0;  // when set, the workload runs this long instead of `ops`
+  uint64_t seed = 1;
+  uint32_t faults = 0;
+  Mutations mutations;
+  bool durability_sync = true;
+};
+
+struct SimStats {
+  uint64_t invoked = 0, ok = 0, failed = 0, info = 0;
+  uint64_t messages = 0, dropped = 0, duplicated = 0;
+  uint64_t crashes = 0, partitions = 0, pauses = 0;
+  uint64_t leaders_elected = 0, max_term = 0;
+  uint64_t rolled_back = 0;
+  uint64_t virtual_ns = 0;
+  uint64_t events = 0;
+  uint64_t heal_ns = 0;  // virtual time from healing to convergence
+};
+
+struct SimResult {
+  SimConfig config;
+  SimStats stats;
+  History history;
+  std::vector<std::string> violations;  // invariant monitors
+  bool converged = false;
+  std::vector<CheckResult> checks;
+  bool ok = false;
+  std::string verdict;  // one line
+};
+
+SimResult RunSimulation(const SimConfig& config);
+// Whether losing acknowledged writes (recorded as rolled back) is allowed.
+bool LossAllowed(const SimConfig& c);
+// The command line that reproduces a run.
+std::string ReproduceCommand(const SimConfig& c);
+
+}  // namespace rkv

@@ -1,0 +1,193 @@
+// `replicakv sim` and `replicakv check`.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "check/checks.h"
+#include "sim/sim.h"
+
+namespace rkv {
+
+namespace {
+
+std::string SeedPath(const std::string& path, uint64_t seed, bool many) {
+  if (!many) return path;
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return path + "." + std::to_string(seed);
+  return path.substr(0, dot) + "." + std::to_string(seed) + path.substr(dot);
+}
+
+bool WriteHistory(const History& h, const std::string& path) {
+  std::ofstream f(path, std::ios::trunc);
+  for (const Event& e : h.events) f << FormatEvent(e) << "\n";
+  return static_cast<bool>(f);
+}
+
+}  // namespace
+
+int RunSimCommand(const std::vector<std::string>& args) {
+  CLI::App app{"replicakv sim: whole clusters in one thread, under faults, checked"};
+  app.name("replicakv sim");
+  SimConfig c;
+  std::string acks = "quorum", faults = "none", history;
+  std::vector<std::string> mutations;
+  uint64_t seeds = 0;
+  uint64_t seed = 1;
+  bool verbose = false;
+  app.add_option("--mode", c.mode, "replication family: leader")->check(CLI::IsMember({"leader"}));
+  app.add_option("--acks", acks, "async | one | quorum | all")
+      ->check(CLI::IsMember({"async", "one", "quorum", "all"}));
+  app.add_option("--consistency", c.consistency, "reads: strong (read-index) | eventual (local replica)")
+      ->check(CLI::IsMember({"strong", "eventual"}));
+  app.add_option("--nodes", c.nodes, "replicas (1-9)")->check(CLI::Range(1, 9));
+  app.add_option("--clients", c.clients, "concurrent clients")->check(CLI::Range(1, 1000));
+  app.add_option("--keys", c.keys, "keys the workload uses")->check(CLI::Range(1, 100000));
+  auto* ops = app.add_option("--ops", c.ops, "operations to invoke (default 2000)")->check(CLI::Range(1, 100000000));
+  app.add_option("--duration-ms", c.duration_ms, "run the workload this long (virtual) instead")
+      ->check(CLI::Range(1, 3600000))
+      ->excludes(ops);
+  auto* seed_opt = app.add_option("--seed", seed, "the seed (with --seeds: the first)");
+  app.add_option("--seeds", seeds, "run this many seeds: S0..S0+N-1")->check(CLI::Range(1, 10000000));
+  app.add_option("--faults", faults, "delay,loss,dup,reorder,partition,crash,pause,skew | all | none");
+  app.add_option("--history", history, "write the history (JSON lines) here");
+  app.add_option("--mutation", mutations, "break the protocol on purpose (test only)");
+  app.add_flag("--verbose", verbose, "print every check's details");
+  (void)seed_opt;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "replicakv sim: " << e.what() << "\n";
+    return 2;
+  }
+  ParseAcksPolicy(acks, &c.acks);
+  std::string bad;
+  if (!ParseFaults(faults, &c.faults, &bad)) {
+    std::cerr << "replicakv sim: --faults: unknown fault '" << bad
+              << "' (delay, loss, dup, reorder, partition, crash, pause, skew, all, none)\n";
+    return 2;
+  }
+  for (const std::string& m : mutations) {
+    if (!c.mutations.Set(m)) {
+      std::cerr << "replicakv sim: --mutation: unknown mutation '" << m << "'\n";
+      return 2;
+    }
+  }
+  bool many = seeds > 0;
+  uint64_t count = many ? seeds : 1;
+  uint64_t failures = 0;
+  uint64_t total_virtual = 0;
+  SimStats totals;
+  uint64_t lost_total = 0, recorded_total = 0;
+  auto wall_start = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < count; ++i) {
+    c.seed = seed + i;
+    SimResult r = RunSimulation(c);
+    const CheckResult& lost = r.checks[0];
+    lost_total += lost.counts.at("lost");
+    recorded_total += lost.counts.at("recorded");
+    total_virtual += r.stats.virtual_ns;
+    totals.invoked += r.stats.invoked;
+    totals.ok += r.stats.ok;
+    totals.failed += r.stats.failed;
+    totals.info += r.stats.info;
+    totals.crashes += r.stats.crashes;
+    totals.partitions += r.stats.partitions;
+    totals.leaders_elected += r.stats.leaders_elected;
+    totals.rolled_back += r.stats.rolled_back;
+    if (!r.ok) ++failures;
+    if (!history.empty() && !WriteHistory(r.history, SeedPath(history, c.seed, many))) {
+      std::cerr << "replicakv sim: cannot write " << SeedPath(history, c.seed, many) << "\n";
+      return 1;
+    }
+    if (!many || !r.ok || verbose) {
+      std::printf("seed %llu: %s acks=%s nodes=%d clients=%d keys=%d faults=%s%s\n",
+                  static_cast<unsigned long long>(c.seed), c.mode.c_str(),
+                  std::string(AcksPolicyName(c.acks)).c_str(), c.nodes, c.clients, c.keys,
+                  FaultsName(c.faults).c_str(), c.mutations.any() ? " (mutated)" : "");
+      std::printf("  ops: %llu invoked, %llu ok, %llu fail, %llu info; %llu leaders elected, last term %llu\n",
+                  (unsigned long long)r.stats.invoked, (unsigned long long)r.stats.ok,
+                  (unsigned long long)r.stats.failed, (unsigned long long)r.stats.info,
+                  (unsigned long long)r.stats.leaders_elected, (unsigned long long)r.stats.max_term);
+      std::printf("  faults: %llu messages (%llu dropped, %llu duplicated), %llu crashes, %llu partitions, %llu pauses\n",
+                  (unsigned long long)r.stats.messages, (unsigned long long)r.stats.dropped,
+                  (unsigned long long)r.stats.duplicated, (unsigned long long)r.stats.crashes,
+                  (unsigned long long)r.stats.partitions, (unsigned long long)r.stats.pauses);
+      std::printf("  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
+                  r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
+      for (const CheckResult& cr : r.checks) {
+        std::printf("  check %s: %s — %s\n", cr.name.c_str(), std::string(VerdictName(cr.verdict)).c_str(),
+                    cr.summary.c_str());
+        if (!cr.ok() || verbose)
+          for (const std::string& d : cr.details) std::printf("      %s\n", d.c_str());
+      }
+      for (const std::string& v : r.violations) std::printf("  violation: %s\n", v.c_str());
+      if (LossAllowed(c) && lost.counts.at("lost") > 0 && r.ok)
+        std::printf("  (acks=%s may lose acknowledged writes at failover; every one lost here is recorded in a rollback file)\n",
+                    std::string(AcksPolicyName(c.acks)).c_str());
+      std::printf("  result: %s\n", r.verdict.c_str());
+      if (!r.ok) std::printf("  reproduce: %s\n", ReproduceCommand(c).c_str());
+    }
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  if (many) {
+    std::printf("seeds %llu..%llu: %llu run, %llu failed; %llu ops (%llu ok, %llu fail, %llu info); "
+                "%llu crashes, %llu partitions, %llu leaders elected; %llu acknowledged writes lost "
+                "(%llu recorded as rolled back)\n",
+                (unsigned long long)seed, (unsigned long long)(seed + count - 1),
+                (unsigned long long)count, (unsigned long long)failures,
+                (unsigned long long)totals.invoked, (unsigned long long)totals.ok,
+                (unsigned long long)totals.failed, (unsigned long long)totals.info,
+                (unsigned long long)totals.crashes, (unsigned long long)totals.partitions,
+                (unsigned long long)totals.leaders_elected, (unsigned long long)lost_total,
+                (unsigned long long)recorded_total);
+  }
+  std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall, total_virtual / 1e9,
+               wall > 0 ? total_virtual / 1e9 / wall : 0.0);
+  return failures == 0 ? 0 : 1;
+}
+
+int RunCheckCommand(const std::vector<std::string>& args) {
+  CLI::App app{"replicakv check: judge a history (JSON lines)"};
+  app.name("replicakv check");
+  std::string file, checks = "lost-writes,convergence";
+  app.add_option("file", file, "history file (JSON lines)")->required();
+  app.add_option("--checks", checks, "comma-separated: lost-writes, convergence");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "replicakv check: " << e.what() << "\n";
+    return 2;
+  }
+  auto h = ReadHistory(file);
+  if (!h.ok()) {
+    std::cerr << "replicakv check: " << file << ": " << h.status().message() << "\n";
+    return h.status().code() == Code::kInvalidArgument ? 1 : 2;
+  }
+  auto results = RunChecks(*h, checks);
+  if (!results.ok()) {
+    std::cerr << "replicakv check: " << results.status().message() << "\n";
+    return 2;
+  }
+  bool ok = true;
+  for (const CheckResult& r : *results) {
+    std::printf("%s: %s — %s\n", r.name.c_str(), std::string(VerdictName(r.verdict)).c_str(),
+                r.summary.c_str());
+    for (const std::string& d : r.details) std::printf("    %s\n", d.c_str());
+    ok = ok && r.ok();
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace rkv
