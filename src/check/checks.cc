@@ -6,15 +6,17 @@ namespace rkv {
 
 std::string_view VerdictName(CheckResult::Verdict v) {
   switch (v) {
-    case CheckResult::Verdict::kOk: return "ok";
-    case CheckResult::Verdict::kFail: return "FAIL";
-    case CheckResult::Verdict::kUnknown: return "unknown";
+    case CheckResult::Verdict::kOk:
+      return "ok";
+    case CheckResult::Verdict::kFail:
+      return "FAIL";
+    case CheckResult::Verdict::kUnknown:
+      return "unknown";
   }
   return "?";
 }
 
 namespace {
-
 
 // Tokens are matched whole: " x1" must not be found inside " x12".
 bool ContainsToken(const std::string& s, const std::string& token) {
@@ -27,7 +29,8 @@ bool ContainsToken(const std::string& s, const std::string& token) {
 
 size_t TokenOccurrences(const std::string& s, const std::string& token) {
   size_t n = 0;
-  for (size_t pos = s.find(token); pos != std::string::npos; pos = s.find(token, pos + token.size())) {
+  for (size_t pos = s.find(token); pos != std::string::npos;
+       pos = s.find(token, pos + token.size())) {
     size_t end = pos + token.size();
     if (end == s.size() || s[end] == ' ') ++n;
   }
@@ -45,7 +48,7 @@ CheckResult CheckLostWrites(const History& h) {
   // key -> rolled-back increments, once per log position (several replicas
   // may record the same divergent entry)
   std::map<std::string, std::map<std::pair<uint64_t, uint64_t>, int64_t>> rolled_back_deltas;
-  std::map<std::string, std::vector<const Event*>> appends;   // acknowledged appends
+  std::map<std::string, std::vector<const Event*>> appends;  // acknowledged appends
   std::map<std::string, int64_t> incr_ok, incr_maybe;
   std::set<std::string> counter_keys;
   for (const Event& e : h.events) {
@@ -54,13 +57,16 @@ CheckResult CheckLostWrites(const History& h) {
     if (e.type == EventType::kRollback && e.command.size() >= 2) {
       const std::string& c = e.command[0];
       int64_t d = 0;
-      if ((c == "incrby" || c == "INCRBY") && e.command.size() >= 3) d = std::strtoll(e.command[2].c_str(), nullptr, 10);
-      if ((c == "decrby" || c == "DECRBY") && e.command.size() >= 3) d = -std::strtoll(e.command[2].c_str(), nullptr, 10);
+      if ((c == "incrby" || c == "INCRBY") && e.command.size() >= 3)
+        d = std::strtoll(e.command[2].c_str(), nullptr, 10);
+      if ((c == "decrby" || c == "DECRBY") && e.command.size() >= 3)
+        d = -std::strtoll(e.command[2].c_str(), nullptr, 10);
       if (c == "incr" || c == "INCR") d = 1;
       if (c == "decr" || c == "DECR") d = -1;
       if (d != 0) rolled_back_deltas[e.key][{e.term, e.index}] = d;
     }
-    if (e.op == OpType::kAppend && e.type == EventType::kOk && e.value) appends[e.key].push_back(&e);
+    if (e.op == OpType::kAppend && e.type == EventType::kOk && e.value)
+      appends[e.key].push_back(&e);
     if (e.op == OpType::kIncr && e.value) {
       int64_t d = std::strtoll(e.value->c_str(), nullptr, 10);
       counter_keys.insert(e.key);
@@ -88,7 +94,8 @@ CheckResult CheckLostWrites(const History& h) {
       if (!missing) continue;
       ++lost;
       bool in_rollback = false;
-      for (const std::string& v : rollbacks[key]) in_rollback = in_rollback || ContainsToken(v, *e->value);
+      for (const std::string& v : rollbacks[key])
+        in_rollback = in_rollback || ContainsToken(v, *e->value);
       if (in_rollback) ++recorded;
       if (r.details.size() < 10)
         r.details.push_back("lost: " + FormatEvent(*e) +
@@ -116,7 +123,8 @@ CheckResult CheckLostWrites(const History& h) {
         ++duplicated;
         if (r.details.size() < 10)
           r.details.push_back("duplicated: counter " + key + " is " + std::to_string(v) +
-                              " on node " + std::to_string(node) + ", above every increment that may have happened (" +
+                              " on node " + std::to_string(node) +
+                              ", above every increment that may have happened (" +
                               std::to_string(incr_maybe[key]) + ")");
       }
     }
@@ -126,7 +134,8 @@ CheckResult CheckLostWrites(const History& h) {
               {"unrecorded", lost - recorded},
               {"duplicated", duplicated},
               {"acknowledged", acknowledged}};
-  r.verdict = lost == 0 && duplicated == 0 ? CheckResult::Verdict::kOk : CheckResult::Verdict::kFail;
+  r.verdict =
+      lost == 0 && duplicated == 0 ? CheckResult::Verdict::kOk : CheckResult::Verdict::kFail;
   r.summary = std::to_string(lost) + " of " + std::to_string(acknowledged) +
               " acknowledged writes lost (" + std::to_string(recorded) +
               " of them recorded as rolled back), " + std::to_string(duplicated) + " duplicated";
@@ -168,8 +177,8 @@ CheckResult CheckConvergence(const History& h) {
     r.summary = "no final events: nothing to compare";
   } else {
     r.verdict = diverged == 0 ? CheckResult::Verdict::kOk : CheckResult::Verdict::kFail;
-    r.summary = std::to_string(diverged) + " of " + std::to_string(finals.size()) + " keys differ across " +
-                std::to_string(nodes.size()) + " replicas";
+    r.summary = std::to_string(diverged) + " of " + std::to_string(finals.size()) +
+                " keys differ across " + std::to_string(nodes.size()) + " replicas";
   }
   return r;
 }
@@ -179,10 +188,15 @@ Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& 
   size_t start = 0;
   while (start <= names.size()) {
     size_t comma = names.find(',', start);
-    std::string name = names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (name == "lost-writes") out.push_back(CheckLostWrites(h));
-    else if (name == "convergence") out.push_back(CheckConvergence(h));
-    else return Status::Invalid("--checks: unknown check '" + name + "' (available: lost-writes, convergence)");
+    std::string name =
+        names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (name == "lost-writes")
+      out.push_back(CheckLostWrites(h));
+    else if (name == "convergence")
+      out.push_back(CheckConvergence(h));
+    else
+      return Status::Invalid("--checks: unknown check '" + name +
+                             "' (available: lost-writes, convergence)");
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

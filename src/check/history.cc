@@ -11,24 +11,36 @@ namespace rkv {
 
 std::string_view EventTypeName(EventType t) {
   switch (t) {
-    case EventType::kInvoke: return "invoke";
-    case EventType::kOk: return "ok";
-    case EventType::kFail: return "fail";
-    case EventType::kInfo: return "info";
-    case EventType::kFinal: return "final";
-    case EventType::kRollback: return "rollback";
+    case EventType::kInvoke:
+      return "invoke";
+    case EventType::kOk:
+      return "ok";
+    case EventType::kFail:
+      return "fail";
+    case EventType::kInfo:
+      return "info";
+    case EventType::kFinal:
+      return "final";
+    case EventType::kRollback:
+      return "rollback";
   }
   return "?";
 }
 
 std::string_view OpTypeName(OpType t) {
   switch (t) {
-    case OpType::kRead: return "read";
-    case OpType::kWrite: return "write";
-    case OpType::kCas: return "cas";
-    case OpType::kAppend: return "append";
-    case OpType::kIncr: return "incr";
-    case OpType::kNone: return "";
+    case OpType::kRead:
+      return "read";
+    case OpType::kWrite:
+      return "write";
+    case OpType::kCas:
+      return "cas";
+    case OpType::kAppend:
+      return "append";
+    case OpType::kIncr:
+      return "incr";
+    case OpType::kNone:
+      return "";
   }
   return "?";
 }
@@ -59,13 +71,20 @@ Status ParseLine(const std::string& line, size_t lineno, Event* e) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return where("not a JSON object");
   std::string type = j.value("type", "");
-  if (type == "invoke") e->type = EventType::kInvoke;
-  else if (type == "ok") e->type = EventType::kOk;
-  else if (type == "fail") e->type = EventType::kFail;
-  else if (type == "info") e->type = EventType::kInfo;
-  else if (type == "final") e->type = EventType::kFinal;
-  else if (type == "rollback") e->type = EventType::kRollback;
-  else return where("unknown type '" + type + "'");
+  if (type == "invoke")
+    e->type = EventType::kInvoke;
+  else if (type == "ok")
+    e->type = EventType::kOk;
+  else if (type == "fail")
+    e->type = EventType::kFail;
+  else if (type == "info")
+    e->type = EventType::kInfo;
+  else if (type == "final")
+    e->type = EventType::kFinal;
+  else if (type == "rollback")
+    e->type = EventType::kRollback;
+  else
+    return where("unknown type '" + type + "'");
   if (j.contains("key")) {
     if (!j["key"].is_string() && !j["key"].is_number()) return where("key must be a string");
     e->key = j["key"].is_string() ? j["key"].get<std::string>() : j["key"].dump();
@@ -88,12 +107,18 @@ Status ParseLine(const std::string& line, size_t lineno, Event* e) {
   e->time = j["time"].is_number_unsigned() ? j["time"].get<uint64_t>()
                                            : static_cast<uint64_t>(j["time"].get<double>());
   std::string op = j.value("op", "");
-  if (op == "read") e->op = OpType::kRead;
-  else if (op == "write") e->op = OpType::kWrite;
-  else if (op == "cas") e->op = OpType::kCas;
-  else if (op == "append") e->op = OpType::kAppend;
-  else if (op == "incr") e->op = OpType::kIncr;
-  else return where("unknown op '" + op + "'");
+  if (op == "read")
+    e->op = OpType::kRead;
+  else if (op == "write")
+    e->op = OpType::kWrite;
+  else if (op == "cas")
+    e->op = OpType::kCas;
+  else if (op == "append")
+    e->op = OpType::kAppend;
+  else if (op == "incr")
+    e->op = OpType::kIncr;
+  else
+    return where("unknown op '" + op + "'");
   if (j.contains("value")) {
     const auto& v = j["value"];
     if (e->op == OpType::kCas) {
@@ -104,8 +129,10 @@ Status ParseLine(const std::string& line, size_t lineno, Event* e) {
       return where("value must be a string, a number or null");
     }
   }
-  if (j.contains("result") && j["result"].is_number_integer()) e->result = j["result"].get<int64_t>();
-  if (j.contains("version") && j["version"].is_string()) e->version = j["version"].get<std::string>();
+  if (j.contains("result") && j["result"].is_number_integer())
+    e->result = j["result"].get<int64_t>();
+  if (j.contains("version") && j["version"].is_string())
+    e->version = j["version"].get<std::string>();
   if (j.contains("session") && j["session"].is_number_unsigned())
     e->session = j["session"].get<uint64_t>();
   return Status::Ok();
@@ -140,11 +167,14 @@ Result<History> ReadHistory(const std::string& path) {
 }
 
 std::string FormatEvent(const Event& e) {
-  auto val = [](const std::optional<std::string>& v) { return v ? JsonQuote(*v) : std::string("null"); };
+  auto val = [](const std::optional<std::string>& v) {
+    return v ? JsonQuote(*v) : std::string("null");
+  };
   std::string s = "{";
   if (e.type == EventType::kFinal || e.type == EventType::kRollback) {
-    s += "\"type\":\"" + std::string(EventTypeName(e.type)) + "\",\"node\":" + std::to_string(e.node) +
-         ",\"key\":" + JsonQuote(e.key) + ",\"value\":" + val(e.value);
+    s += "\"type\":\"" + std::string(EventTypeName(e.type)) +
+         "\",\"node\":" + std::to_string(e.node) + ",\"key\":" + JsonQuote(e.key) +
+         ",\"value\":" + val(e.value);
     if (e.type == EventType::kRollback) {
       s += ",\"term\":" + std::to_string(e.term) + ",\"index\":" + std::to_string(e.index);
       s += ",\"command\":[";

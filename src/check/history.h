@@ -28,7 +28,7 @@ struct Event {
   std::optional<int64_t> result;  // incr: the value after
   uint64_t time = 0;              // ns; absent on final events
   uint64_t node = 0;
-  std::string version;            // "term.index", optional
+  std::string version;  // "term.index", optional
   std::optional<uint64_t> session;
   // kRollback only: the log position of the rolled-back write and its command.
   uint64_t term = 0, index = 0;

@@ -47,9 +47,9 @@ LocalCluster::LocalCluster(int nodes, std::string dir, int base_port,
     n.peer = Loopback(base_port + 100 + i - 1);
     n.admin = Loopback(n.admin_port);
     n.data_dir = dir_ + "/node-" + std::to_string(i);
-    n.argv = {exe,           "server",     "--id",     std::to_string(i), "--data-dir",
-              n.data_dir,    "--listen",   n.resp,     "--peer-listen",   n.peer,
-              "--admin-listen", n.admin};
+    n.argv = {
+        exe,    "server",        "--id", std::to_string(i), "--data-dir", n.data_dir, "--listen",
+        n.resp, "--peer-listen", n.peer, "--admin-listen",  n.admin};
     if (replicated) {
       n.argv.push_back("--peers");
       n.argv.push_back(peers);
@@ -130,7 +130,8 @@ Status LocalCluster::KillNode(int id) {
   LocalNode& n = node(id);
   pid_t pid = NodePidIfRunning(n.data_dir);
   if (pid <= 0) pid = n.pid;
-  if (pid <= 0 || !ProcessAlive(pid)) return Status::NotFound("node " + std::to_string(id) + " is not running");
+  if (pid <= 0 || !ProcessAlive(pid))
+    return Status::NotFound("node " + std::to_string(id) + " is not running");
   kill(pid, SIGKILL);
   for (int i = 0; i < 250 && ProcessAlive(pid); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -153,7 +154,8 @@ int RunClusterCommand(const std::vector<std::string>& args) {
   int base_port = 7001;
   app.add_option("--nodes", nodes, "number of nodes (1-9)")->check(CLI::Range(1, 9));
   app.add_option("--data-dir", dir, "directory for the nodes' data (DIR/node-i)")->required();
-  app.add_option("--base-port", base_port, "node i listens on RESP P+i-1, peer P+100+i-1, admin P+200+i-1")
+  app.add_option("--base-port", base_port,
+                 "node i listens on RESP P+i-1, peer P+100+i-1, admin P+200+i-1")
       ->check(CLI::Range(1, 65535 - 300));
   // Every other server flag is passed to every node, after validation here.
   std::vector<std::pair<std::string, std::string>> given;
@@ -164,7 +166,8 @@ int RunClusterCommand(const std::vector<std::string>& args) {
     std::string flag = "--" + info.name;
     std::replace(flag.begin(), flag.end(), '_', '-');
     if (info.is_flag)
-      app.add_flag_callback(flag, [&given, flag] { given.emplace_back(flag, ""); }, info.help);
+      app.add_flag_callback(
+          flag, [&given, flag] { given.emplace_back(flag, ""); }, info.help);
     else
       app.add_option_function<std::string>(
           flag, [&given, flag](const std::string& v) { given.emplace_back(flag, v); }, info.help);

@@ -11,7 +11,7 @@ namespace rkv {
 int RunDemoCommand(const std::vector<std::string>& args);
 int RunSimCommand(const std::vector<std::string>& args);
 int RunCheckCommand(const std::vector<std::string>& args);
-}
+}  // namespace rkv
 
 namespace {
 

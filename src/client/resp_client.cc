@@ -97,9 +97,11 @@ Result<std::string> HttpRequest(const std::string& host, uint16_t port, const st
                                 const std::string& path, const std::string& body, int timeout_ms) {
   auto fd = Dial(host, port, timeout_ms);
   if (!fd.ok()) return fd.status();
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  std::string req =
+      method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
   if (!body.empty() || method == "POST")
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
   Status s = SendAll(*fd, req, timeout_ms);
   Result<std::string> resp = s.ok() ? RecvAll(*fd, timeout_ms) : Result<std::string>(s);
@@ -201,18 +203,31 @@ bool RespClient::ParseReply(size_t* pos, Reply* out, Status* error) {
     return true;
   };
   switch (type) {
-    case '+': *out = Reply::Status(line); break;
-    case '-': *out = Reply::Error(line); break;
+    case '+':
+      *out = Reply::Status(line);
+      break;
+    case '-':
+      *out = Reply::Error(line);
+      break;
     case ':': {
       int64_t v;
       if (!int_of(&v)) return true;
       *out = Reply::Integer(v);
       break;
     }
-    case '_': *out = Reply::Nil(); break;
-    case '#': *out = Reply::Integer(line == "t" ? 1 : 0); break;
-    case ',': case '(': *out = Reply::Bulk(line); break;
-    case '$': case '=': case '!': {
+    case '_':
+      *out = Reply::Nil();
+      break;
+    case '#':
+      *out = Reply::Integer(line == "t" ? 1 : 0);
+      break;
+    case ',':
+    case '(':
+      *out = Reply::Bulk(line);
+      break;
+    case '$':
+    case '=':
+    case '!': {
       int64_t len;
       if (!int_of(&len)) return true;
       if (len < 0) {
@@ -231,7 +246,10 @@ bool RespClient::ParseReply(size_t* pos, Reply* out, Status* error) {
       }
       break;
     }
-    case '*': case '~': case '>': case '%': {
+    case '*':
+    case '~':
+    case '>':
+    case '%': {
       int64_t n;
       if (!int_of(&n)) return true;
       if (n < 0) {
@@ -282,7 +300,8 @@ Result<Reply> RespClient::Command(const std::vector<std::string>& argv) {
   return ReadReply();
 }
 
-Result<std::vector<Reply>> RespClient::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+Result<std::vector<Reply>> RespClient::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
   for (const auto& c : commands) Append(c);
   RKV_RETURN_IF_ERROR(Flush());
   std::vector<Reply> out;
@@ -306,13 +325,19 @@ Result<std::string> HttpPost(const std::string& host, uint16_t port, const std::
 
 std::string ReplyToString(const Reply& r) {
   switch (r.type) {
-    case Reply::Type::kStatus: return r.str;
-    case Reply::Type::kError: return "(error) " + r.str;
-    case Reply::Type::kInteger: return "(integer) " + std::to_string(r.integer);
-    case Reply::Type::kBulk: return "\"" + r.str + "\"";
-    case Reply::Type::kVerbatim: return r.str;
+    case Reply::Type::kStatus:
+      return r.str;
+    case Reply::Type::kError:
+      return "(error) " + r.str;
+    case Reply::Type::kInteger:
+      return "(integer) " + std::to_string(r.integer);
+    case Reply::Type::kBulk:
+      return "\"" + r.str + "\"";
+    case Reply::Type::kVerbatim:
+      return r.str;
     case Reply::Type::kNil:
-    case Reply::Type::kNilArray: return "(nil)";
+    case Reply::Type::kNilArray:
+      return "(nil)";
     case Reply::Type::kArray:
     case Reply::Type::kMap: {
       std::string s = "[";

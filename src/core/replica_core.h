@@ -56,14 +56,14 @@ enum class MsgType : uint8_t {
   kPreVoteResp,
   kVote,
   kVoteResp,
-  kAppend,       // entries (possibly none) after (log_term, index); carries commit/applied
-  kAppendResp,   // index = follower's match (or rejected index); reject_hint = its last index
-  kHeartbeat,    // commit; context = read-index round
+  kAppend,      // entries (possibly none) after (log_term, index); carries commit/applied
+  kAppendResp,  // index = follower's match (or rejected index); reject_hint = its last index
+  kHeartbeat,   // commit; context = read-index round
   kHeartbeatResp,
-  kForward,      // follower → leader: client writes; context = forward id
-  kForwardResp,  // leader → follower: index of the first forwarded entry, or reject
-  kTimeoutNow,   // leader → follower: start an election now (leadership transfer)
-  kReadIndex,    // follower → leader: confirm leadership for a read; context = request id
+  kForward,        // follower → leader: client writes; context = forward id
+  kForwardResp,    // leader → follower: index of the first forwarded entry, or reject
+  kTimeoutNow,     // leader → follower: start an election now (leadership transfer)
+  kReadIndex,      // follower → leader: confirm leadership for a read; context = request id
   kReadIndexResp,  // leader → follower: index = read index, or reject
 };
 
@@ -77,11 +77,11 @@ struct Message {
   NodeId from = 0;
   NodeId to = 0;
   uint64_t term = 0;
-  uint64_t log_term = 0;   // term of the entry at `index` (kAppend: previous entry)
+  uint64_t log_term = 0;  // term of the entry at `index` (kAppend: previous entry)
   uint64_t index = 0;
-  uint64_t commit = 0;     // leader's majority commit
-  uint64_t applied = 0;    // leader's acknowledged (applied) index, for async/one followers
-  uint64_t context = 0;    // read-index round or forward id
+  uint64_t commit = 0;   // leader's majority commit
+  uint64_t applied = 0;  // leader's acknowledged (applied) index, for async/one followers
+  uint64_t context = 0;  // read-index round or forward id
   uint64_t reject_hint = 0;
   bool reject = false;
   std::vector<Entry> entries;
@@ -184,8 +184,8 @@ struct CoreStatus {
 // What a core is started from: everything it persisted before a restart.
 struct CoreRecovery {
   HardState hard_state;
-  std::vector<Entry> log;       // entries after the snapshot, in index order
-  LogPosition applied;          // the state machine's durable applied position
+  std::vector<Entry> log;  // entries after the snapshot, in index order
+  LogPosition applied;     // the state machine's durable applied position
 };
 
 class ReplicaCore {

@@ -4,16 +4,26 @@ namespace rkv {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kNotFound: return "NotFound";
-    case Code::kIoError: return "IoError";
-    case Code::kCorruption: return "Corruption";
-    case Code::kTryAgain: return "TryAgain";
-    case Code::kTimeout: return "Timeout";
-    case Code::kStale: return "Stale";
-    case Code::kBusy: return "Busy";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kIoError:
+      return "IoError";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kTryAgain:
+      return "TryAgain";
+    case Code::kTimeout:
+      return "Timeout";
+    case Code::kStale:
+      return "Stale";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

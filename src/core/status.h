@@ -75,8 +75,8 @@ class [[nodiscard]] Result {
 
 }  // namespace rkv
 
-#define RKV_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    ::rkv::Status rkv_status_ = (expr);    \
+#define RKV_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::rkv::Status rkv_status_ = (expr);        \
     if (!rkv_status_.ok()) return rkv_status_; \
   } while (0)

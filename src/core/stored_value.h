@@ -16,16 +16,16 @@
 namespace rkv {
 
 enum class ValueType : uint8_t {
-  kString = 0,   // a register; Redis strings (INCR parses it as an integer)
-  kCounter = 1,  // reserved: a mergeable counter (CRDT)
-  kSet = 2,      // reserved: an add-wins set (CRDT)
-  kSiblings = 3, // reserved: several concurrent versions kept for the application
+  kString = 0,    // a register; Redis strings (INCR parses it as an integer)
+  kCounter = 1,   // reserved: a mergeable counter (CRDT)
+  kSet = 2,       // reserved: an add-wins set (CRDT)
+  kSiblings = 3,  // reserved: several concurrent versions kept for the application
 };
 
 struct ValueVersion {
-  uint64_t term = 0;   // log position that wrote the value (single leader)
+  uint64_t term = 0;  // log position that wrote the value (single leader)
   uint64_t index = 0;
-  uint64_t hlc = 0;    // hybrid logical clock (multi-leader, leaderless); 0 if unused
+  uint64_t hlc = 0;          // hybrid logical clock (multi-leader, leaderless); 0 if unused
   std::string_view context;  // causal context, empty in single-leader mode
 };
 

@@ -137,9 +137,12 @@ Reply RunGet(ApplyContext& ctx, const Argv& argv) {
   std::string stored;
   std::string_view v;
   switch (ReadString(ctx.store, argv[1], &stored, &v)) {
-    case Lookup::kAbsent: return Reply::Nil();
-    case Lookup::kWrongType: return Reply::Error(kErrWrongType);
-    case Lookup::kString: return Reply::Bulk(v);
+    case Lookup::kAbsent:
+      return Reply::Nil();
+    case Lookup::kWrongType:
+      return Reply::Error(kErrWrongType);
+    case Lookup::kString:
+      return Reply::Bulk(v);
   }
   return Reply::Nil();
 }
@@ -151,7 +154,7 @@ Reply RunMGet(ApplyContext& ctx, const Argv& argv) {
   for (size_t i = 1; i < argv.size(); ++i) {
     std::string_view v;
     out.push_back(ReadString(ctx.store, argv[i], &stored, &v) == Lookup::kString ? Reply::Bulk(v)
-                                                                                  : Reply::Nil());
+                                                                                 : Reply::Nil());
   }
   return Reply::Array(std::move(out));
 }
@@ -207,9 +210,12 @@ Reply RunStrlen(ApplyContext& ctx, const Argv& argv) {
   std::string stored;
   std::string_view v;
   switch (ReadString(ctx.store, argv[1], &stored, &v)) {
-    case Lookup::kAbsent: return Reply::Integer(0);
-    case Lookup::kWrongType: return Reply::Error(kErrWrongType);
-    case Lookup::kString: return Reply::Integer(static_cast<int64_t>(v.size()));
+    case Lookup::kAbsent:
+      return Reply::Integer(0);
+    case Lookup::kWrongType:
+      return Reply::Error(kErrWrongType);
+    case Lookup::kString:
+      return Reply::Integer(static_cast<int64_t>(v.size()));
   }
   return Reply::Integer(0);
 }
@@ -220,10 +226,14 @@ Reply RunType(ApplyContext& ctx, const Argv& argv) {
   StoredValueView view;
   RKV_ASSERT(DecodeStoredValue(stored, &view));
   switch (view.type) {
-    case ValueType::kString: return Reply::Status("string");
-    case ValueType::kCounter: return Reply::Status("counter");
-    case ValueType::kSet: return Reply::Status("set");
-    case ValueType::kSiblings: return Reply::Status("siblings");
+    case ValueType::kString:
+      return Reply::Status("string");
+    case ValueType::kCounter:
+      return Reply::Status("counter");
+    case ValueType::kSet:
+      return Reply::Status("set");
+    case ValueType::kSiblings:
+      return Reply::Status("siblings");
   }
   return Reply::Status("none");
 }
@@ -453,7 +463,8 @@ std::vector<WrittenKey> WrittenKeys(const Argv& argv) {
   if (spec == nullptr || !(spec->flags & kCmdWrite) || spec->first_key == 0) return out;
   std::string name(spec->name);
   int last = spec->last_key < 0 ? static_cast<int>(argv.size()) + spec->last_key : spec->last_key;
-  for (int i = spec->first_key; i <= last && i < static_cast<int>(argv.size()); i += spec->key_step) {
+  for (int i = spec->first_key; i <= last && i < static_cast<int>(argv.size());
+       i += spec->key_step) {
     WrittenKey w{std::string(argv[i]), std::nullopt};
     if (name == "mset" || name == "msetnx") {
       if (i + 1 < static_cast<int>(argv.size())) w.argument = std::string(argv[i + 1]);
@@ -471,7 +482,7 @@ std::vector<WrittenKey> WrittenKeys(const Argv& argv) {
 
 void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies) {
   replies->clear();
-  if (entry.kind == EntryKind::kCommand) {
+  if (entry.kind == EntryKind::kCommand || entry.kind == EntryKind::kBarrier) {
     std::vector<Argv> commands;
     RKV_ASSERT_MSG(DecodeCommands(entry.data, &commands), "undecodable log entry");
     ApplyContext ctx{store, {entry.term, entry.index}};

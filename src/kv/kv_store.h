@@ -50,7 +50,10 @@ class KvStore {
   void Put(std::string_view key, std::string stored, const std::string* old);
   void Delete(std::string_view key, const std::string& old);
   void Clear();
-  void SetApplied(LogPosition pos) { applied_ = pos; dirty_ = true; }
+  void SetApplied(LogPosition pos) {
+    applied_ = pos;
+    dirty_ = true;
+  }
 
   // Moves the writes applied since the last call (with the applied position
   // and counters) into `batch`. False when nothing changed.

@@ -107,6 +107,21 @@ TEST(KvStore, ScanReturnsEveryKeyOnceAcrossEngineAndOverlay) {
   EXPECT_GT(calls, 30);
 }
 
+TEST(KvStore, BarrierEntriesAreAppliedLikeCommands) {
+  // FLUSHALL travels in a kBarrier entry (applied only once committed); the
+  // state machine must still run it. A regression: it once skipped them.
+  MemoryEngine engine;
+  KvStore s(&engine);
+  Apply(&s, &engine, Cmd(1, {{"set", "a", "1"}}), true);
+  Entry flush = Cmd(2, {{"flushall"}});
+  flush.kind = EntryKind::kBarrier;
+  std::vector<Reply> r;
+  ApplyEntry(&s, flush, &r);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].str, "OK");
+  EXPECT_EQ(s.key_count(), 0u);
+}
+
 TEST(KvStore, FlushAllHidesEverythingAtOnce) {
   MemoryEngine engine;
   KvStore s(&engine);

@@ -10,9 +10,9 @@ namespace {
 
 // A safety invariant: asserted unless a mutation deliberately breaks it, in
 // which case the simulator's checkers must notice the consequences instead.
-#define SAFETY_ASSERT(cond)                              \
-  do {                                                    \
-    if (!o_.mutations.any()) RKV_ASSERT(cond);            \
+#define SAFETY_ASSERT(cond)                    \
+  do {                                         \
+    if (!o_.mutations.any()) RKV_ASSERT(cond); \
   } while (0)
 
 }  // namespace
@@ -109,15 +109,21 @@ void LeaderCore::BecomePreCandidate() {
     BecomeCandidate();
     return;
   }
+  RequestVotes();
+}
+
+void LeaderCore::RequestVotes() {
+  vote_retry_at_ = now_ + o_.heartbeat_interval_ns;
   for (NodeId v : o_.voters) {
-    if (v == o_.id) continue;
+    if (v == o_.id || votes_.count(v)) continue;
     Message m;
-    m.type = MsgType::kPreVote;
+    m.type = pre_candidate_ ? MsgType::kPreVote : MsgType::kVote;
     m.to = v;
-    m.term = term_ + 1;  // the term it would campaign in; ours does not change
+    if (pre_candidate_) m.term = term_ + 1;  // the term it would campaign in; ours does not change
     m.log_term = log_.last_term();
     m.index = log_.last_index();
-    Send(std::move(m));
+    Send(std::move(m),
+         /*after_persist=*/!pre_candidate_);  // a vote request follows our own durable vote
   }
 }
 
@@ -137,15 +143,7 @@ void LeaderCore::BecomeCandidate() {
     BecomeLeader();
     return;
   }
-  for (NodeId v : o_.voters) {
-    if (v == o_.id) continue;
-    Message m;
-    m.type = MsgType::kVote;
-    m.to = v;
-    m.log_term = log_.last_term();
-    m.index = log_.last_index();
-    Send(std::move(m), /*after_persist=*/true);  // our own vote is durable first
-  }
+  RequestVotes();
 }
 
 void LeaderCore::BecomeLeader() {
@@ -188,6 +186,11 @@ void LeaderCore::Tick(uint64_t now_ns) {
       for (auto& [id, pr] : progress_) SendAppends(id);
   } else if (now_ >= election_deadline_ && IsVoter(o_.id)) {
     Campaign();
+  } else if (role_ == Role::kCandidate && now_ >= vote_retry_at_) {
+    // Ask again the voters that have not answered: a request may be lost, or
+    // ignored by a voter whose lease on the old leader had not run out yet.
+    // Asking is harmless (a pre-vote changes nothing; a vote is given once).
+    RequestVotes();
   }
   ExpireRequests();
 }
@@ -198,7 +201,8 @@ void LeaderCore::Step(const Message& m) {
     bool vote_request = m.type == MsgType::kPreVote || m.type == MsgType::kVote;
     // While we hear from a leader (or are one; check-quorum demotes a leader
     // that cannot reach a majority), a disruptive candidate is ignored.
-    bool in_lease = leader_ == o_.id || (leader_ != 0 && now_ < last_leader_contact_ + o_.election_timeout_ns);
+    bool in_lease =
+        leader_ == o_.id || (leader_ != 0 && now_ < last_leader_contact_ + o_.election_timeout_ns);
     if (vote_request && o_.check_quorum && in_lease) return;
     if (m.type == MsgType::kPreVote) {
       // Answer without changing our term.
@@ -235,17 +239,37 @@ void LeaderCore::Step(const Message& m) {
 
   switch (m.type) {
     case MsgType::kPreVote:
-    case MsgType::kVote: HandleVoteRequest(m); break;
+    case MsgType::kVote:
+      HandleVoteRequest(m);
+      break;
     case MsgType::kPreVoteResp:
-    case MsgType::kVoteResp: HandleVoteResponse(m); break;
-    case MsgType::kAppend: HandleAppend(m); break;
-    case MsgType::kAppendResp: HandleAppendResponse(m); break;
-    case MsgType::kHeartbeat: HandleHeartbeat(m); break;
-    case MsgType::kHeartbeatResp: HandleHeartbeatResponse(m); break;
-    case MsgType::kForward: HandleForward(m); break;
-    case MsgType::kForwardResp: HandleForwardResponse(m); break;
-    case MsgType::kReadIndex: HandleReadIndex(m); break;
-    case MsgType::kReadIndexResp: HandleReadIndexResponse(m); break;
+    case MsgType::kVoteResp:
+      HandleVoteResponse(m);
+      break;
+    case MsgType::kAppend:
+      HandleAppend(m);
+      break;
+    case MsgType::kAppendResp:
+      HandleAppendResponse(m);
+      break;
+    case MsgType::kHeartbeat:
+      HandleHeartbeat(m);
+      break;
+    case MsgType::kHeartbeatResp:
+      HandleHeartbeatResponse(m);
+      break;
+    case MsgType::kForward:
+      HandleForward(m);
+      break;
+    case MsgType::kForwardResp:
+      HandleForwardResponse(m);
+      break;
+    case MsgType::kReadIndex:
+      HandleReadIndex(m);
+      break;
+    case MsgType::kReadIndexResp:
+      HandleReadIndexResponse(m);
+      break;
     case MsgType::kTimeoutNow:
       if (m.from == leader_) BecomeCandidate();
       break;
@@ -382,7 +406,8 @@ void LeaderCore::Truncate(uint64_t from) {
   }
   // Entries handed to the driver before (persisting or durable) are recorded;
   // ones still in this Ready were never written anywhere.
-  uint64_t unsubmitted = ready_.append.empty() ? log_.last_index() + 1 : ready_.append.front().index;
+  uint64_t unsubmitted =
+      ready_.append.empty() ? log_.last_index() + 1 : ready_.append.front().index;
   for (uint64_t i = from; i <= log_.last_index() && i < unsubmitted; ++i)
     if (log_.at(i).kind == EntryKind::kCommand || log_.at(i).kind == EntryKind::kBarrier)
       ready_.discarded.push_back(log_.at(i));
@@ -392,8 +417,9 @@ void LeaderCore::Truncate(uint64_t from) {
   // Unsubmitted appends at or after `from` are void; the rest of the durable
   // log is cut by truncate_from.
   auto& app = ready_.append;
-  app.erase(std::remove_if(app.begin(), app.end(), [from](const Entry& e) { return e.index >= from; }),
-            app.end());
+  app.erase(
+      std::remove_if(app.begin(), app.end(), [from](const Entry& e) { return e.index >= from; }),
+      app.end());
   ready_.truncate_from = ready_.truncate_from ? std::min(*ready_.truncate_from, from) : from;
   ready_truncates_ = true;
 }
@@ -649,11 +675,11 @@ void LeaderCore::HandleForwardResponse(const Message& m) {
   auto it = writes_.find(m.context);
   if (it == writes_.end()) return;
   if (m.reject) {
-    Fail(m.context, Status::TryAgain(
-                        m.reject_hint != 0
-                            ? "acks=all and node " + std::to_string(m.reject_hint) +
-                                  " is not connected; the write was not applied"
-                            : "the node it was forwarded to is not the leader; not applied"));
+    Fail(m.context,
+         Status::TryAgain(m.reject_hint != 0
+                              ? "acks=all and node " + std::to_string(m.reject_hint) +
+                                    " is not connected; the write was not applied"
+                              : "the node it was forwarded to is not the leader; not applied"));
     writes_.erase(it);
     return;
   }
@@ -878,7 +904,8 @@ Ready LeaderCore::TakeReady() {
   }
   if (!ready_.append.empty() || ready_truncates_) {
     ++persist_seq_;
-    if (ready_truncates_ && ready_.truncate_from) truncations_.emplace_back(persist_seq_, *ready_.truncate_from);
+    if (ready_truncates_ && ready_.truncate_from)
+      truncations_.emplace_back(persist_seq_, *ready_.truncate_from);
     if (!ready_.append.empty())
       persisting_.emplace_back(persist_seq_,
                                LogPosition{ready_.append.back().term, ready_.append.back().index});
@@ -899,11 +926,14 @@ std::string LeaderCore::DebugString() const {
                   " stable " + std::to_string(stable_) + " commit " + std::to_string(commit_) +
                   " ack " + std::to_string(ack_) + " applied " + std::to_string(applied_) +
                   " matched " + std::to_string(matched_) + " leader_applied " +
-                  std::to_string(leader_applied_) + " persisting " + std::to_string(persisting_.size());
+                  std::to_string(leader_applied_) + " persisting " +
+                  std::to_string(persisting_.size());
   for (const auto& [id, pr] : progress_) {
     s += " | " + std::to_string(id) + ": match " + std::to_string(pr.match()) + " next " +
          std::to_string(pr.next()) + " " +
-         (pr.state() == Progress::State::kProbe ? "probe" : pr.state() == Progress::State::kReplicate ? "replicate" : "snapshot") +
+         (pr.state() == Progress::State::kProbe       ? "probe"
+          : pr.state() == Progress::State::kReplicate ? "replicate"
+                                                      : "snapshot") +
          (pr.paused() ? " paused" : "");
   }
   return s;

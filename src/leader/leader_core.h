@@ -30,11 +30,11 @@ struct LeaderOptions {
   NodeId id = 0;
   std::vector<NodeId> voters;  // every voting member, this node included
   AcksPolicy acks = AcksPolicy::kQuorum;
-  bool sync = true;                          // --durability fsync
+  bool sync = true;                           // --durability fsync
   uint64_t election_timeout_ns = 1000000000;  // randomized in [T, 2T)
   uint64_t heartbeat_interval_ns = 100000000;
   uint64_t request_timeout_ns = 5000000000;
-  uint64_t seed = 1;                         // election jitter
+  uint64_t seed = 1;  // election jitter
   size_t entries_per_append_max = 256;
   size_t bytes_per_append_max = 1 << 20;
   size_t inflight_appends_max = 64;
@@ -75,10 +75,10 @@ class LeaderCore final : public ReplicaCore {
     uint64_t term = 0;
   };
   struct ReadRound {
-    uint64_t context = 0;  // heartbeat round that confirms leadership
-    uint64_t index = 0;    // the read index
-    std::vector<uint64_t> local;                           // this node's requests
-    std::vector<std::pair<NodeId, uint64_t>> remote;       // followers' requests
+    uint64_t context = 0;                             // heartbeat round that confirms leadership
+    uint64_t index = 0;                               // the read index
+    std::vector<uint64_t> local;                      // this node's requests
+    std::vector<std::pair<NodeId, uint64_t>> remote;  // followers' requests
   };
   struct ReadWait {
     uint64_t index = 0;
@@ -91,6 +91,7 @@ class LeaderCore final : public ReplicaCore {
   void BecomePreCandidate();
   void BecomeCandidate();
   void BecomeLeader();
+  void RequestVotes();
   void ResetElectionTimer();
   bool IsVoter(NodeId id) const;
   void SetTerm(uint64_t term);
@@ -143,25 +144,27 @@ class LeaderCore final : public ReplicaCore {
   Role role_ = Role::kFollower;
   bool pre_candidate_ = false;
   NodeId leader_ = 0;
-  uint64_t commit_ = 0;    // majority commit as known here
-  uint64_t ack_ = 0;       // leader: the acks policy's acknowledged index
-  uint64_t applied_ = 0;   // emitted for application
-  uint64_t stable_ = 0;    // durable here and equal to the in-memory log
+  uint64_t commit_ = 0;          // majority commit as known here
+  uint64_t ack_ = 0;             // leader: the acks policy's acknowledged index
+  uint64_t applied_ = 0;         // emitted for application
+  uint64_t stable_ = 0;          // durable here and equal to the in-memory log
   uint64_t leader_applied_ = 0;  // follower: the leader's acknowledged index
   uint64_t matched_ = 0;         // follower: our log equals the current leader's up to here
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
-  bool broadcast_pending_ = false;            // leader: new entries to send at TakeReady
+  bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
   uint64_t election_deadline_ = 0;
+  uint64_t vote_retry_at_ = 0;
   uint64_t heartbeat_deadline_ = 0;
   uint64_t check_quorum_deadline_ = 0;
   uint64_t last_leader_contact_ = 0;
   std::map<NodeId, bool> votes_;
-  std::map<NodeId, Progress> progress_;  // leader: every other voter
+  std::map<NodeId, Progress> progress_;                     // leader: every other voter
   std::deque<std::pair<uint64_t, uint64_t>> append_times_;  // leader: (index, ns), for lag_ms
 
   // requests
   std::map<uint64_t, PendingWrite> writes_;  // by request id
-  std::vector<std::pair<uint64_t, uint64_t>> unsent_reads_;  // (request id, deadline) for the next round
+  std::vector<std::pair<uint64_t, uint64_t>>
+      unsent_reads_;  // (request id, deadline) for the next round
   std::vector<std::pair<NodeId, uint64_t>> unsent_remote_reads_;
   std::deque<ReadRound> read_rounds_;
   uint64_t read_context_ = 0;

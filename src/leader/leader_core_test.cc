@@ -48,13 +48,15 @@ std::string MessageText(const Message& m) {
            " commit=" + std::to_string(m.commit) + " applied=" + std::to_string(m.applied);
       if (!m.entries.empty()) {
         s += " [";
-        for (size_t i = 0; i < m.entries.size(); ++i) s += (i ? ", " : "") + EntryText(m.entries[i]);
+        for (size_t i = 0; i < m.entries.size(); ++i)
+          s += (i ? ", " : "") + EntryText(m.entries[i]);
         s += "]";
       }
       break;
     case MsgType::kAppendResp:
       s += " index=" + std::to_string(m.index);
-      if (m.reject) s += " reject hint=" + std::to_string(m.reject_hint) + "/" + std::to_string(m.log_term);
+      if (m.reject)
+        s += " reject hint=" + std::to_string(m.reject_hint) + "/" + std::to_string(m.log_term);
       break;
     case MsgType::kHeartbeat:
       s += " commit=" + std::to_string(m.commit) + " applied=" + std::to_string(m.applied);
@@ -108,7 +110,8 @@ class Env {
       Drain(Id(args));
     } else if (cmd == "tick") {
       TestNode& t = Node(args);
-      uint64_t ms = kv.count("ms") ? std::stoull(kv.at("ms")) : 2 * t.options.election_timeout_ns / kMs;
+      uint64_t ms =
+          kv.count("ms") ? std::stoull(kv.at("ms")) : 2 * t.options.election_timeout_ns / kMs;
       t.now += ms * kMs;
       t.core->Tick(t.now);
       Drain(Id(args));
@@ -188,10 +191,10 @@ class Env {
     TestNode& t = nodes_.at(id);
     if (!t.core) return std::to_string(id) + ": down";
     const LeaderCore& c = *t.core;
-    return std::to_string(id) + ": " + std::string(RoleName(c.role())) + " term=" +
-           std::to_string(c.term()) + " leader=" + std::to_string(c.leader()) + " last=" +
-           std::to_string(c.log().last_index()) + " commit=" + std::to_string(c.commit()) +
-           " applied=" + std::to_string(c.applied());
+    return std::to_string(id) + ": " + std::string(RoleName(c.role())) +
+           " term=" + std::to_string(c.term()) + " leader=" + std::to_string(c.leader()) +
+           " last=" + std::to_string(c.log().last_index()) +
+           " commit=" + std::to_string(c.commit()) + " applied=" + std::to_string(c.applied());
   }
 
   // Processes every Ready of a node: persists at once (synced), queues
@@ -205,8 +208,8 @@ class Env {
       std::string p = std::to_string(id) + ":";
       if (rd.hard_state) {
         t.hard_state = *rd.hard_state;
-        Print(p + " persist term=" + std::to_string(rd.hard_state->term) + " vote=" +
-              std::to_string(rd.hard_state->vote));
+        Print(p + " persist term=" + std::to_string(rd.hard_state->term) +
+              " vote=" + std::to_string(rd.hard_state->vote));
       }
       if (rd.truncate_from) {
         Print(p + " truncate from " + std::to_string(*rd.truncate_from));

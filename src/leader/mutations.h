@@ -9,7 +9,7 @@
 namespace rkv {
 
 struct Mutations {
-  bool ack_before_quorum = false;     // acknowledge writes at the leader's append (any policy)
+  bool ack_before_quorum = false;       // acknowledge writes at the leader's append (any policy)
   bool skip_consistency_check = false;  // followers accept appends whatever the previous entry
   bool vote_without_log_check = false;  // grant votes to candidates with older logs
   bool apply_before_commit = false;     // followers apply entries as soon as they have them
@@ -21,12 +21,18 @@ struct Mutations {
   }
   // Sets one by name; false for an unknown name.
   bool Set(std::string_view name) {
-    if (name == "ack-before-quorum") ack_before_quorum = true;
-    else if (name == "skip-consistency-check") skip_consistency_check = true;
-    else if (name == "vote-without-log-check") vote_without_log_check = true;
-    else if (name == "apply-before-commit") apply_before_commit = true;
-    else if (name == "read-without-quorum") read_without_quorum = true;
-    else return false;
+    if (name == "ack-before-quorum")
+      ack_before_quorum = true;
+    else if (name == "skip-consistency-check")
+      skip_consistency_check = true;
+    else if (name == "vote-without-log-check")
+      vote_without_log_check = true;
+    else if (name == "apply-before-commit")
+      apply_before_commit = true;
+    else if (name == "read-without-quorum")
+      read_without_quorum = true;
+    else
+      return false;
     return true;
   }
 };

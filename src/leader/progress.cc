@@ -45,9 +45,12 @@ bool Progress::Rejected(uint64_t rejected, uint64_t hint) {
 
 bool Progress::paused() const {
   switch (state_) {
-    case State::kProbe: return probe_sent_;
-    case State::kReplicate: return inflight_.size() >= inflight_max_;
-    case State::kSnapshot: return true;
+    case State::kProbe:
+      return probe_sent_;
+    case State::kReplicate:
+      return inflight_.size() >= inflight_max_;
+    case State::kSnapshot:
+      return true;
   }
   return true;
 }

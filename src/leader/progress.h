@@ -7,8 +7,8 @@
 //   snapshot:  the follower needs a snapshot (issue 5)
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 
 namespace rkv {

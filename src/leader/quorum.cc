@@ -9,10 +9,14 @@ namespace rkv {
 
 std::string_view AcksPolicyName(AcksPolicy p) {
   switch (p) {
-    case AcksPolicy::kAsync: return "async";
-    case AcksPolicy::kOne: return "one";
-    case AcksPolicy::kQuorum: return "quorum";
-    case AcksPolicy::kAll: return "all";
+    case AcksPolicy::kAsync:
+      return "async";
+    case AcksPolicy::kOne:
+      return "one";
+    case AcksPolicy::kQuorum:
+      return "quorum";
+    case AcksPolicy::kAll:
+      return "all";
   }
   return "?";
 }
@@ -37,7 +41,8 @@ uint64_t MajorityIndex(std::vector<uint64_t> matches) {
 uint64_t AckIndex(AcksPolicy policy, std::vector<uint64_t> matches, uint64_t leader_match,
                   uint64_t commit) {
   switch (policy) {
-    case AcksPolicy::kAsync: return leader_match;
+    case AcksPolicy::kAsync:
+      return leader_match;
     case AcksPolicy::kOne: {
       if (matches.size() < 2) return commit;
       std::sort(matches.begin(), matches.end(), std::greater<>());
@@ -45,7 +50,8 @@ uint64_t AckIndex(AcksPolicy policy, std::vector<uint64_t> matches, uint64_t lea
       // never more than the leader itself holds.
       return std::min(matches[1], leader_match);
     }
-    case AcksPolicy::kQuorum: return commit;
+    case AcksPolicy::kQuorum:
+      return commit;
     case AcksPolicy::kAll: {
       uint64_t lowest = *std::min_element(matches.begin(), matches.end());
       return std::min(lowest, commit);

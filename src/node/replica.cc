@@ -71,7 +71,8 @@ void Replica::Process(Ready rd) {
   bool log_writes = rd.hard_state || rd.truncate_from || !rd.append.empty();
   WriteBatch batch;
   uint64_t rollback_seq = 0;
-  bool rollback_writes = (rd.rollback_to || !rd.discarded.empty()) && store_.TakeWrites(&batch, &rollback_seq);
+  bool rollback_writes =
+      (rd.rollback_to || !rd.discarded.empty()) && store_.TakeWrites(&batch, &rollback_seq);
   if (log_writes || rollback_writes || !rd.messages_after_persist.empty()) {
     AddLogWrites(rd.hard_state, rd.truncate_from, rd.append, &batch);
     std::optional<LogPosition> persisted;
@@ -202,8 +203,14 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
     if (!DecodeCommands(e.data, &commands)) continue;
     for (const Argv& argv : commands)
       for (WrittenKey& w : WrittenKeys(argv))
-        batch.records.push_back({std::move(w.key), std::move(w.argument),
-                                 {argv.begin(), argv.end()}, false, e.term, e.index, 0, e.origin,
+        batch.records.push_back({std::move(w.key),
+                                 std::move(w.argument),
+                                 {argv.begin(), argv.end()},
+                                 false,
+                                 e.term,
+                                 e.index,
+                                 0,
+                                 e.origin,
                                  e.request_id});
     ++batch.entries;
   }

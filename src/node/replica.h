@@ -44,9 +44,9 @@ struct RollbackRecord {
 };
 
 struct RollbackBatch {
-  uint64_t term = 0;         // of the first rolled-back entry
-  uint64_t first_index = 0;  // its index
-  uint64_t entries = 0;      // client writes (log entries) rolled back
+  uint64_t term = 0;             // of the first rolled-back entry
+  uint64_t first_index = 0;      // its index
+  uint64_t entries = 0;          // client writes (log entries) rolled back
   uint64_t applied_entries = 0;  // of which were applied here and undone
   std::vector<RollbackRecord> records;
 };
@@ -56,7 +56,8 @@ class ReplicaHost {
   virtual ~ReplicaHost() = default;
   // Writes `batch` (synced when `sync`). Writes complete in submission order;
   // `done` runs later on the driver thread.
-  virtual void SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) = 0;
+  virtual void SubmitWrite(WriteBatch batch, bool sync,
+                           std::function<void(const Status&)> done) = 0;
   virtual void Send(Message m) = 0;
   virtual void OnOutcome(uint64_t request_id, RequestOutcome outcome) = 0;
   // Records rolled-back writes durably before the state forgets them.

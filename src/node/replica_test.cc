@@ -19,7 +19,9 @@ class FakeHost : public ReplicaHost {
     queue_.push_back({std::move(batch), sync, std::move(done)});
   }
   void Send(Message) override {}
-  void OnOutcome(uint64_t id, RequestOutcome o) override { outcomes.emplace_back(id, std::move(o)); }
+  void OnOutcome(uint64_t id, RequestOutcome o) override {
+    outcomes.emplace_back(id, std::move(o));
+  }
   void OnFatal(const Status& s) override { FAIL() << s.ToString(); }
   Status RecordRollback(const RollbackBatch& b) override {
     rollbacks.push_back(b);

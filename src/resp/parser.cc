@@ -50,12 +50,24 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
           ++p;
           char c;
           switch (line[p]) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'b': c = '\b'; break;
-            case 'a': c = '\a'; break;
-            default: c = line[p]; break;
+            case 'n':
+              c = '\n';
+              break;
+            case 'r':
+              c = '\r';
+              break;
+            case 't':
+              c = '\t';
+              break;
+            case 'b':
+              c = '\b';
+              break;
+            case 'a':
+              c = '\a';
+              break;
+            default:
+              c = line[p];
+              break;
           }
           current.push_back(c);
         } else if (line[p] == '"') {
@@ -82,12 +94,21 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
           break;
         }
         switch (line[p]) {
-          case ' ': case '\n': case '\r': case '\t':
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
             done = true;
             break;
-          case '"': in_dq = true; break;
-          case '\'': in_sq = true; break;
-          default: current.push_back(line[p]); break;
+          case '"':
+            in_dq = true;
+            break;
+          case '\'':
+            in_sq = true;
+            break;
+          default:
+            current.push_back(line[p]);
+            break;
         }
       }
       if (p < n) ++p;

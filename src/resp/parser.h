@@ -31,8 +31,7 @@ class RespParser {
   void Consumed(size_t n);
 
  private:
-  Outcome NextInline(std::string_view buf, std::vector<std::string_view>* argv,
-                     std::string* error);
+  Outcome NextInline(std::string_view buf, std::vector<std::string_view>* argv, std::string* error);
   Outcome NextMultibulk(std::string_view buf, std::vector<std::string_view>* argv,
                         std::string* error);
   void FinishRequest(size_t end);
@@ -43,7 +42,7 @@ class RespParser {
   long long args_left_ = 0;
   long long bulk_len_ = -1;
   std::vector<std::pair<size_t, size_t>> args_;  // offset, length
-  std::vector<std::string> inline_args_;          // unescaped inline arguments
+  std::vector<std::string> inline_args_;         // unescaped inline arguments
 };
 
 // Redis's sdssplitargs: splits an inline request, honouring "double" quotes

@@ -57,11 +57,21 @@ void WriteArrayHeader(size_t n, std::string* out) {
 
 void WriteReply(const Reply& r, int protocol, std::string* out) {
   switch (r.type) {
-    case Reply::Type::kStatus: WriteStatus(r.str, out); break;
-    case Reply::Type::kError: WriteError(r.str, out); break;
-    case Reply::Type::kInteger: WriteInteger(r.integer, out); break;
-    case Reply::Type::kBulk: WriteBulk(r.str, out); break;
-    case Reply::Type::kNil: WriteNil(protocol, out); break;
+    case Reply::Type::kStatus:
+      WriteStatus(r.str, out);
+      break;
+    case Reply::Type::kError:
+      WriteError(r.str, out);
+      break;
+    case Reply::Type::kInteger:
+      WriteInteger(r.integer, out);
+      break;
+    case Reply::Type::kBulk:
+      WriteBulk(r.str, out);
+      break;
+    case Reply::Type::kNil:
+      WriteNil(protocol, out);
+      break;
     case Reply::Type::kNilArray:
       if (protocol >= 3)
         out->append("_\r\n", 3);

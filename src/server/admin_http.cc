@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include "server/server_impl.h"
 
 namespace rkv {
@@ -48,16 +50,26 @@ Status AdminHttp::Start(const HostPort& address) {
   http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kDashboard, "text/html; charset=utf-8");
   });
-  http_->Post("/faults", [this](const httplib::Request&, httplib::Response& res) {
+  http_->Post("/faults", [this](const httplib::Request& req, httplib::Response& res) {
     if (!server_->config().allow_faults) {
       res.status = 403;
-      res.set_content("{\"error\":\"fault injection is disabled; start the node with --allow-faults\"}",
-                      "application/json");
+      res.set_content(
+          "{\"error\":\"fault injection is disabled; start the node with --allow-faults\"}",
+          "application/json");
       return;
     }
-    res.status = 400;
-    res.set_content("{\"error\":\"a standalone node has no peer traffic to fault\"}",
-                    "application/json");
+    std::string body = req.body;
+    std::string error = server_->CallOnLoop([this, body] {
+      std::string e = server_->ApplyFaults(body);
+      return e.empty() ? std::string("ok") : e;
+    });
+    if (error == "ok") {
+      res.set_content("{\"ok\":true}", "application/json");
+    } else {
+      res.status = 400;
+      nlohmann::json j = {{"error", error}};
+      res.set_content(j.dump(), "application/json");
+    }
   });
   if (!http_->bind_to_port(address.host, address.port))
     return Status::IoError("--admin-listen " + address.ToString() + ": cannot bind");

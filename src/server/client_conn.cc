@@ -56,7 +56,8 @@ void ClientConn::Start() {
     peer_is_loopback_ = ep.address().is_loopback();
   }
   authenticated_ = server_->config().password.empty();
-  if (server_->config().password.empty() && server_->config().protected_mode && !peer_is_loopback_) {
+  if (server_->config().password.empty() && server_->config().protected_mode &&
+      !peer_is_loopback_) {
     pending_ =
         "-DENIED ReplicaKV is running in protected mode: no password is set, so only loopback "
         "clients are served. Set --password, or --protected-mode false to accept this client.\r\n";
@@ -141,11 +142,15 @@ ClientConn::Kind ClientConn::Classify(const Argv& argv) const {
 void ClientConn::SetState(Slot& slot, int state) {
   auto count = [this](Slot::State st) -> size_t* {
     switch (st) {
-      case Slot::State::kWaiting: return &waiting_;
-      case Slot::State::kReadInFlight: return &reads_in_flight_;
-      case Slot::State::kWriteInFlight: return &writes_in_flight_;
+      case Slot::State::kWaiting:
+        return &waiting_;
+      case Slot::State::kReadInFlight:
+        return &reads_in_flight_;
+      case Slot::State::kWriteInFlight:
+        return &writes_in_flight_;
       case Slot::State::kIdle:
-      case Slot::State::kDone: return nullptr;
+      case Slot::State::kDone:
+        return nullptr;
     }
     return nullptr;
   };
@@ -158,18 +163,28 @@ bool ClientConn::MayStart(Kind kind, size_t slot_index) const {
   size_t waiting = 0, reads = 0, writes = 0;
   for (size_t i = 0; i < slot_index; ++i) {
     switch (slots_[i].state) {
-      case Slot::State::kWaiting: ++waiting; break;
-      case Slot::State::kReadInFlight: ++reads; break;
-      case Slot::State::kWriteInFlight: ++writes; break;
+      case Slot::State::kWaiting:
+        ++waiting;
+        break;
+      case Slot::State::kReadInFlight:
+        ++reads;
+        break;
+      case Slot::State::kWriteInFlight:
+        ++writes;
+        break;
       case Slot::State::kIdle:
-      case Slot::State::kDone: break;
+      case Slot::State::kDone:
+        break;
     }
   }
   if (waiting > 0) return false;
   switch (kind) {
-    case Kind::kLocal: return true;
-    case Kind::kRead: return reads == 0 && writes == 0;
-    case Kind::kWrite: return reads == 0;
+    case Kind::kLocal:
+      return true;
+    case Kind::kRead:
+      return reads == 0 && writes == 0;
+    case Kind::kWrite:
+      return reads == 0;
   }
   return false;
 }
@@ -184,8 +199,8 @@ void ClientConn::HandleRequest(const Argv& argv) {
   s.start_ns = MonotonicNowNs();
   s.command = ToLower(argv[0].substr(0, 32));
   // Whether everything ahead of it allows it to run now.
-  bool free_to_run = waiting_ == 0 && reads_in_flight_ == 0 &&
-                     (kind != Kind::kRead || writes_in_flight_ == 0);
+  bool free_to_run =
+      waiting_ == 0 && reads_in_flight_ == 0 && (kind != Kind::kRead || writes_in_flight_ == 0);
   if (free_to_run) {
     Run(s, seq, argv);
   } else {
@@ -238,9 +253,9 @@ void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
     const KvCommandSpec* spec = FindKvCommand(name);
     if (spec == nullptr) {
       multi_dirty_ = true;
-      bool known = IsOneOf(name, {"hello", "auth", "select", "info", "command", "client", "config",
-                                  "rkv.status", "rkv.consistency", "rkv.session", "rkv.readfrom",
-                                  "wait"});
+      bool known =
+          IsOneOf(name, {"hello", "auth", "select", "info", "command", "client", "config",
+                         "rkv.status", "rkv.consistency", "rkv.session", "rkv.readfrom", "wait"});
       FinishReply(slot, Reply::Error(known ? "ERR ReplicaKV does not support '" + ToLower(name) +
                                                  "' inside MULTI"
                                            : UnknownCommandError(argv)));
@@ -281,7 +296,10 @@ void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
     std::string data;
     EncodeCommand(argv, &data);
     SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
-    server_->Propose(this, seq, RequestKind::kWrite, std::move(data));
+    // FLUSHALL is applied only once majority-committed: undoing it would need
+    // the whole state.
+    bool barrier = IsOneOf(name, {"flushall", "flushdb"});
+    server_->Propose(this, seq, RequestKind::kWrite, std::move(data), barrier);
     return;
   }
   ApplyContext ctx{&server_->replica().store(), {}};
@@ -309,12 +327,16 @@ void ClientConn::RunTransaction(Slot& slot, uint64_t seq) {
     return;
   }
   std::vector<Argv> commands;
-  for (const auto& cmd : slot.transaction) commands.emplace_back(cmd.begin(), cmd.end());
+  bool barrier = false;
+  for (const auto& cmd : slot.transaction) {
+    commands.emplace_back(cmd.begin(), cmd.end());
+    barrier = barrier || IsOneOf(cmd[0], {"flushall", "flushdb"});
+  }
   std::string data;
   EncodeCommands(commands, &data);
   slot.transaction.clear();
   SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
-  server_->Propose(this, seq, RequestKind::kWrite, std::move(data));
+  server_->Propose(this, seq, RequestKind::kWrite, std::move(data), barrier);
 }
 
 void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
@@ -322,6 +344,7 @@ void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
   Slot& slot = slots_[slot_seq - front_seq_];
   switch (outcome.kind) {
     case RequestOutcome::Kind::kApplied:
+      last_write_index_ = std::max(last_write_index_, outcome.position.index);
       if (slot.exec) {
         FinishReply(slot, Reply::Array(std::move(outcome.replies)));
       } else {
@@ -329,10 +352,10 @@ void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
       }
       break;
     case RequestOutcome::Kind::kFailed: {
-      std::string prefix = outcome.status.code() == Code::kTimeout  ? "TIMEOUT "
-                           : outcome.status.code() == Code::kStale  ? "STALE "
+      std::string prefix = outcome.status.code() == Code::kTimeout    ? "TIMEOUT "
+                           : outcome.status.code() == Code::kStale    ? "STALE "
                            : outcome.status.code() == Code::kTryAgain ? "TRYAGAIN "
-                                                                     : "ERR ";
+                                                                      : "ERR ";
       FinishReply(slot, Reply::Error(prefix + outcome.status.message()));
       break;
     }

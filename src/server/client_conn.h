@@ -49,9 +49,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     enum class State : uint8_t { kIdle, kWaiting, kReadInFlight, kWriteInFlight, kDone };
     State state = State::kIdle;
     Kind kind = Kind::kLocal;
-    int protocol = 2;      // the protocol in force when the request arrived
-    bool exec = false;     // an EXEC: the entry's replies form one array
-    std::string reply;     // rendered, once done
+    int protocol = 2;               // the protocol in force when the request arrived
+    bool exec = false;              // an EXEC: the entry's replies form one array
+    std::string reply;              // rendered, once done
     std::vector<std::string> argv;  // kept while waiting
     std::vector<std::vector<std::string>> transaction;  // an EXEC's queued commands
     uint64_t start_ns = 0;
@@ -108,6 +108,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   size_t waiting_ = 0;      // slots in kWaiting
   size_t reads_in_flight_ = 0;
   size_t writes_in_flight_ = 0;
+
+  uint64_t last_write_index_ = 0;  // the log position of this client's last write (WAIT)
 
   bool in_multi_ = false;
   bool multi_dirty_ = false;

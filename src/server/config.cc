@@ -19,8 +19,8 @@ std::string FlagName(std::string_view key) {
 }
 
 Status Bad(std::string_view name, std::string_view value, std::string_view why) {
-  return Status::Invalid(FlagName(name) + ": invalid value '" + std::string(value) + "': " +
-                         std::string(why));
+  return Status::Invalid(FlagName(name) + ": invalid value '" + std::string(value) +
+                         "': " + std::string(why));
 }
 
 Result<uint64_t> ParseUint(std::string_view name, std::string_view v, uint64_t min, uint64_t max) {
@@ -44,7 +44,8 @@ Result<std::map<uint64_t, HostPort>> ParsePeers(std::string_view v) {
   size_t start = 0;
   while (start <= v.size()) {
     size_t comma = v.find(',', start);
-    std::string_view item = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+    std::string_view item =
+        v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) return Bad("peers", v, "expected ID=HOST:PORT,...");
     auto id = ParseUint("peers", item.substr(0, eq), 1, 1000000);
@@ -149,6 +150,14 @@ const std::vector<OptionDef>& Options() {
           c->join = std::string(v);
           return Status::Ok();
         });
+    add("cluster_id",
+        "name of the cluster; peers of another cluster are refused (default: derived from --peers "
+        "at first start)",
+        false, [](ServerConfig* c, std::string_view name, std::string_view v) -> Status {
+          if (v.empty() || v.size() > 128) return Bad(name, v, "must be 1 to 128 characters");
+          c->cluster_id = std::string(v);
+          return Status::Ok();
+        });
     add("password", "require AUTH with this password (default: none)", false,
         [](ServerConfig* c, std::string_view, std::string_view v) -> Status {
           c->password = std::string(v);
@@ -160,9 +169,10 @@ const std::vector<OptionDef>& Options() {
         BoolSetter(&ServerConfig::allow_faults));
     add("log_level", "trace | debug | info | warn | error", false,
         ChoiceSetter(&ServerConfig::log_level, {"trace", "debug", "info", "warn", "error"}));
-    add("election_timeout_ms", "leader mode: election timeout (default 1000)", false,
+    add("election_timeout_ms",
+        "leader mode: election timeout, randomized up to twice this (default 500)", false,
         UintSetter(&ServerConfig::election_timeout_ms, 10, 600000));
-    add("heartbeat_ms", "leader mode: heartbeat interval (default 100)", false,
+    add("heartbeat_ms", "leader mode: heartbeat interval (default 50)", false,
         UintSetter(&ServerConfig::heartbeat_ms, 1, 60000));
     add("request_timeout_ms", "how long a write waits for its acknowledgement (default 5000)",
         false, UintSetter(&ServerConfig::request_timeout_ms, 1, 3600000));
@@ -177,8 +187,7 @@ const std::vector<OptionDef>& Options() {
 
 Result<HostPort> ParseHostPort(std::string_view s) {
   size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return Status::Invalid("expected HOST:PORT");
+  if (colon == std::string_view::npos || colon == 0) return Status::Invalid("expected HOST:PORT");
   std::string_view host = s.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -242,11 +251,13 @@ Status LoadServerConfigFile(ServerConfig* config, const std::string& path) {
 
 Status FinishServerConfig(ServerConfig* c) {
   if (!c->peer_listen_set) {
-    if (c->listen.port > 65535 - 100) return Status::Invalid("--peer-listen: cannot derive a default from --listen; give it");
+    if (c->listen.port > 65535 - 100)
+      return Status::Invalid("--peer-listen: cannot derive a default from --listen; give it");
     c->peer_listen = {c->listen.host, static_cast<uint16_t>(c->listen.port + 100)};
   }
   if (!c->admin_listen_set) {
-    if (c->listen.port > 65535 - 200) return Status::Invalid("--admin-listen: cannot derive a default from --listen; give it");
+    if (c->listen.port > 65535 - 200)
+      return Status::Invalid("--admin-listen: cannot derive a default from --listen; give it");
     c->admin_listen = {c->listen.host, static_cast<uint16_t>(c->listen.port + 200)};
   }
   if (c->mode == "multi" || c->mode == "leaderless")

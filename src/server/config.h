@@ -24,20 +24,21 @@ struct ServerConfig {
   uint64_t id = 1;
   std::string data_dir = "./data";
   HostPort listen{"127.0.0.1", 7001};
-  HostPort peer_listen;   // default: listen port + 100
-  HostPort admin_listen;  // default: listen port + 200
+  HostPort peer_listen;                // default: listen port + 100
+  HostPort admin_listen;               // default: listen port + 200
   std::map<uint64_t, HostPort> peers;  // voting members, self included
   std::string mode = "standalone";     // standalone | leader | multi | leaderless
   std::string acks = "quorum";         // async | one | quorum | all
   std::string durability = "fsync";    // fsync | none
   std::string storage = "rocksdb";     // rocksdb | memory
   std::string join;                    // HOST:PORT of a member's peer address
+  std::string cluster_id;              // default: derived from --peers at first start
   std::string password;                // AUTH password; empty: none
   bool protected_mode = true;          // without a password, refuse non-loopback clients
   bool allow_faults = false;
   std::string log_level = "info";
-  uint64_t election_timeout_ms = 1000;
-  uint64_t heartbeat_ms = 100;
+  uint64_t election_timeout_ms = 500;  // randomized in [T, 2T)
+  uint64_t heartbeat_ms = 50;
   uint64_t request_timeout_ms = 5000;
   uint64_t max_clients = 10000;
 

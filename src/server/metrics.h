@@ -13,8 +13,8 @@ class LatencyHistogram {
  public:
   // Bucket upper bounds in microseconds; the last bucket is +Inf.
   static constexpr std::array<uint64_t, 16> kBoundsUs = {
-      25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-      1000000, 5000000};
+      25,    50,    100,   250,    500,    1000,   2500,    5000,
+      10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
   void Record(uint64_t ns);
   uint64_t count() const { return count_; }
   uint64_t sum_ns() const { return sum_ns_; }

@@ -42,6 +42,7 @@ const std::vector<ServerCommandInfo>& ServerCommandInfos() {
       {"client", -2, {}},
       {"config", -2, {}},
       {"rkv.status", 1, {"loading", "stale", "fast"}},
+      {"wait", 3, {"noscript"}},
   };
   return infos;
 }
@@ -95,7 +96,8 @@ bool ValidClientName(std::string_view name) {
 bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
   std::string name = ToLower(argv[0].substr(0, 16));
   auto arity = [&](int n) {
-    bool ok = n >= 0 ? argv.size() == static_cast<size_t>(n) : argv.size() >= static_cast<size_t>(-n);
+    bool ok =
+        n >= 0 ? argv.size() == static_cast<size_t>(n) : argv.size() >= static_cast<size_t>(-n);
     if (!ok) FinishReply(slot, Reply::Error(ArityErrorText(name)));
     return ok;
   };
@@ -173,6 +175,29 @@ bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
     if (arity(-2)) FinishReply(slot, ClientCommand(argv));
   } else if (name == "config") {
     if (arity(-2)) FinishReply(slot, ConfigCommand(argv));
+  } else if (name == "wait") {
+    if (!arity(3)) return true;
+    int64_t replicas = 0, timeout = 0;
+    if (!ParseInt64(argv[1], &replicas)) {
+      FinishReply(slot, Reply::Error("ERR value is not an integer or out of range"));
+    } else if (!ParseInt64(argv[2], &timeout)) {
+      FinishReply(slot, Reply::Error("ERR timeout is not an integer or out of range"));
+    } else if (timeout < 0) {
+      FinishReply(slot, Reply::Error("ERR timeout is negative"));
+    } else if (server_->replica().status().role == Role::kFollower ||
+               server_->replica().status().role == Role::kLearner) {
+      FinishReply(slot, Reply::Error("ERR WAIT cannot be used with replica instances. Run it on "
+                                     "the leader (RKV.STATUS names it)."));
+    } else {
+      uint64_t have = server_->ReplicasHolding(last_write_index_);
+      if (replicas <= static_cast<int64_t>(have)) {
+        FinishReply(slot, Reply::Integer(static_cast<int64_t>(have)));
+      } else {
+        SetState(slot, static_cast<int>(Slot::State::kReadInFlight));
+        server_->Wait(this, seq, last_write_index_, static_cast<uint64_t>(replicas),
+                      static_cast<uint64_t>(timeout));
+      }
+    }
   } else if (name == "rkv.status") {
     if (arity(1)) FinishReply(slot, Reply::Bulk(server_->StatusJson()));
   } else {
@@ -226,7 +251,8 @@ Reply ClientConn::Hello(const Argv& argv) {
   m.push_back(Reply::Bulk("mode"));
   m.push_back(Reply::Bulk("standalone"));
   m.push_back(Reply::Bulk("role"));
-  m.push_back(Reply::Bulk(server_->replica().status().role == Role::kFollower ? "replica" : "master"));
+  m.push_back(
+      Reply::Bulk(server_->replica().status().role == Role::kFollower ? "replica" : "master"));
   m.push_back(Reply::Bulk("modules"));
   m.push_back(Reply::Array());
   return Reply::Map(std::move(m));
@@ -262,9 +288,9 @@ Reply ClientConn::ClientCommand(const Argv& argv) {
   auto line = [this](const ClientConn& c) {
     uint64_t now = WallNowMs();
     return "id=" + std::to_string(c.id()) + " addr=" + c.peer_address() + " name=" + c.name() +
-           " age=" + std::to_string((now - c.created_ms()) / 1000) + " db=0 multi=-1 resp=" +
-           std::to_string(c.protocol()) + " qbuf=0 pipelined=" +
-           std::to_string(c.queued_requests()) + "\n";
+           " age=" + std::to_string((now - c.created_ms()) / 1000) +
+           " db=0 multi=-1 resp=" + std::to_string(c.protocol()) +
+           " qbuf=0 pipelined=" + std::to_string(c.queued_requests()) + "\n";
   };
   if (sub == "id") {
     if (!sub_arity(2)) return arity_error();
@@ -277,7 +303,8 @@ Reply ClientConn::ClientCommand(const Argv& argv) {
   if (sub == "setname") {
     if (!sub_arity(3)) return arity_error();
     if (argv[2].size() > limits::kClientNameBytesMax || !ValidClientName(argv[2]))
-      return Reply::Error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return Reply::Error(
+          "ERR Client names cannot contain spaces, newlines or special characters.");
     name_ = std::string(argv[2]);
     return Reply::Ok();
   }
@@ -297,13 +324,13 @@ Reply ClientConn::ClientCommand(const Argv& argv) {
   }
   if (sub == "help") {
     std::vector<Reply> lines;
-    for (const char* l : {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                          "ID", "    Return the ID of the current connection.", "GETNAME",
-                          "    Return the name of the current connection.", "SETNAME <name>",
-                          "    Assign the name <name> to the current connection.", "INFO",
-                          "    Return information about the current client connection.", "LIST",
-                          "    Return information about client connections.", "HELP",
-                          "    Print this help."})
+    for (const char* l :
+         {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ID",
+          "    Return the ID of the current connection.", "GETNAME",
+          "    Return the name of the current connection.", "SETNAME <name>",
+          "    Assign the name <name> to the current connection.", "INFO",
+          "    Return information about the current client connection.", "LIST",
+          "    Return information about client connections.", "HELP", "    Print this help."})
       lines.push_back(Reply::Status(l));
     return Reply::Array(std::move(lines));
   }
@@ -379,8 +406,9 @@ Reply ClientConn::ConfigCommand(const Argv& argv) {
     return Reply::Ok();
   }
   if (sub == "set") {
-    return Reply::Error("ERR ReplicaKV does not change configuration at run time; restart with "
-                        "the flag or config key");
+    return Reply::Error(
+        "ERR ReplicaKV does not change configuration at run time; restart with "
+        "the flag or config key");
   }
   return Reply::Error("ERR unknown subcommand '" + std::string(argv[1].substr(0, 128)) +
                       "'. Try CONFIG HELP.");

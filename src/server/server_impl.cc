@@ -12,9 +12,13 @@
 #include <fstream>
 #include <future>
 
-#include "server/admin_http.h"
+#include <nlohmann/json.hpp>
+
 #include "core/encoding.h"
+#include "leader/leader_core.h"
+#include "server/admin_http.h"
 #include "server/client_conn.h"
+#include "server/peer_transport.h"
 #include "standalone/standalone_core.h"
 #include "storage/memory_engine.h"
 
@@ -44,6 +48,7 @@ ServerImpl::ServerImpl(ServerConfig config)
 
 ServerImpl::~ServerImpl() {
   if (admin_) admin_->Stop();
+  if (transport_) transport_->Stop();
   conns_.clear();
   replica_.reset();
   writer_.reset();  // writes everything queued, then stops
@@ -60,13 +65,67 @@ Status ServerImpl::OpenStorage() {
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine.value());
   }
+  // Identity kept in the data directory: the cluster this node belongs to,
+  // and a boot counter that keeps request ids unique across restarts.
+  std::string stored_cluster;
+  Status cs = engine_->Get(Cf::kMeta, "cluster_id", &stored_cluster);
+  if (!cs.ok() && cs.code() != Code::kNotFound) return cs;
+  if (cs.ok()) {
+    if (!config_.cluster_id.empty() && config_.cluster_id != stored_cluster)
+      return Status::Invalid("--cluster-id: " + config_.data_dir + " belongs to cluster '" +
+                             stored_cluster + "', not '" + config_.cluster_id + "'");
+    cluster_id_ = stored_cluster;
+  } else if (!config_.cluster_id.empty()) {
+    cluster_id_ = config_.cluster_id;
+  } else {
+    std::string members;
+    for (const auto& [id, hp] : config_.peers)
+      members += std::to_string(id) + "=" + hp.ToString() + ",";
+    std::string hash;
+    PutFixed64BE(&hash, HashKey(members));
+    cluster_id_ = "rkv-" + ToHex(hash).substr(0, 12);
+  }
+  std::string boot;
+  if (engine_->Get(Cf::kMeta, "boot", &boot).ok() && boot.size() == 8)
+    boot_ = DecodeFixed64BE(boot.data());
+  ++boot_;
+  {
+    WriteBatch b;
+    b.Put(Cf::kMeta, "cluster_id", cluster_id_);
+    std::string v;
+    PutFixed64BE(&v, boot_);
+    b.Put(Cf::kMeta, "boot", v);
+    RKV_RETURN_IF_ERROR(engine_->Write(b, true));
+  }
+  next_request_id_ = boot_ << 40;
+
   writer_ = std::make_unique<GroupCommitWriter>(engine_.get());
   bool sync = config_.durability == "fsync";
-  auto replica = Replica::Open(this, engine_.get(), [sync](CoreRecovery recovery) {
-    StandaloneCore::Options o;
+  Replica::CoreFactory factory;
+  if (config_.mode == "leader") {
+    LeaderOptions o;
+    o.id = config_.id;
+    for (const auto& [id, hp] : config_.peers) o.voters.push_back(id);
+    ParseAcksPolicy(config_.acks, &o.acks);
     o.sync = sync;
-    return std::make_unique<StandaloneCore>(o, std::move(recovery));
-  });
+    o.election_timeout_ns = config_.election_timeout_ms * 1000000ULL;
+    o.heartbeat_interval_ns = config_.heartbeat_ms * 1000000ULL;
+    o.request_timeout_ns = config_.request_timeout_ms * 1000000ULL;
+    o.seed = MonotonicNowNs() ^ (static_cast<uint64_t>(getpid()) << 32);
+    uint64_t now = MonotonicNowNs();
+    factory = [o, now](CoreRecovery recovery) {
+      auto core = std::make_unique<LeaderCore>(o, std::move(recovery));
+      core->Tick(now);
+      return std::unique_ptr<ReplicaCore>(std::move(core));
+    };
+  } else {
+    factory = [sync](CoreRecovery recovery) {
+      StandaloneCore::Options o;
+      o.sync = sync;
+      return std::unique_ptr<ReplicaCore>(std::make_unique<StandaloneCore>(o, std::move(recovery)));
+    };
+  }
+  auto replica = Replica::Open(this, engine_.get(), factory);
   if (!replica.ok()) return replica.status();
   replica_ = std::move(replica.value());
   return Status::Ok();
@@ -90,7 +149,8 @@ Status ServerImpl::Start() {
   start_ms_ = WallNowMs();
   std::error_code fec;
   std::filesystem::create_directories(config_.data_dir, fec);
-  if (fec) return Status::IoError("cannot create --data-dir " + config_.data_dir + ": " + fec.message());
+  if (fec)
+    return Status::IoError("cannot create --data-dir " + config_.data_dir + ": " + fec.message());
   RKV_RETURN_IF_ERROR(OpenStorage());
   RKV_RETURN_IF_ERROR(WritePidFile());
 
@@ -107,6 +167,19 @@ Status ServerImpl::Start() {
   admin_ = std::make_unique<AdminHttp>(this);
   RKV_RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
+  if (config_.mode == "leader") {
+    PeerHello hello;
+    hello.cluster_id = cluster_id_;
+    hello.node_id = config_.id;
+    hello.resp_address = config_.listen.ToString();
+    hello.admin_address = config_.admin_listen.ToString();
+    transport_ = std::make_unique<PeerTransport>(io_, hello, config_.peers, config_.peer_listen,
+                                                 [this](Message m) {
+                                                   if (replica_) replica_->Step(m);
+                                                 });
+    RKV_RETURN_IF_ERROR(transport_->Start());
+  }
+
   signals_.async_wait([this](const asio::error_code& e, int signo) {
     if (e) return;
     spdlog::info("signal {}: shutting down", signo);
@@ -115,11 +188,13 @@ Status ServerImpl::Start() {
   Accept();
   ScheduleTick();
   CoreStatus st = replica_->status();
-  spdlog::info("node {} ({} mode, {} storage, durability {}) serving RESP on {}, admin on {}; "
-               "applied index {}, {} keys",
-               config_.id, config_.mode, config_.storage, config_.durability,
-               config_.listen.ToString(), config_.admin_listen.ToString(), st.applied_index,
-               replica_->store().key_count());
+  spdlog::info(
+      "node {} ({} mode{}, {} storage, durability {}, cluster {}) serving RESP on {}, "
+      "peers on {}, admin on {}; applied index {}, {} keys",
+      config_.id, config_.mode, config_.mode == "leader" ? ", acks " + config_.acks : "",
+      config_.storage, config_.durability, cluster_id_, config_.listen.ToString(),
+      config_.peer_listen.ToString(), config_.admin_listen.ToString(), st.applied_index,
+      replica_->store().key_count());
   return Status::Ok();
 }
 
@@ -133,6 +208,7 @@ void ServerImpl::RequestStop() {
     acceptor_.close(ec);
     tick_timer_.cancel();
     signals_.cancel();
+    if (transport_) transport_->Stop();
     std::vector<std::shared_ptr<ClientConn>> conns;
     for (auto& [id, c] : conns_)
       if (auto p = c.lock()) conns.push_back(p);
@@ -151,8 +227,8 @@ void ServerImpl::Accept() {
       if (conns_.size() >= config_.max_clients) {
         ++metrics_.connections_rejected;
         asio::error_code wec;
-        asio::write(socket, asio::buffer(std::string_view("-ERR max number of clients reached\r\n")),
-                    wec);
+        asio::write(socket,
+                    asio::buffer(std::string_view("-ERR max number of clients reached\r\n")), wec);
         socket.close(wec);
       } else {
         uint64_t id = next_conn_id_++;
@@ -177,18 +253,119 @@ void ServerImpl::ScheduleTick() {
   tick_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
     replica_->Tick(MonotonicNowNs());
+    if (!waiters_.empty()) CheckWaiters();
+    LogRoleChanges();
     ScheduleTick();
   });
 }
 
-void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data) {
+void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data,
+                         bool barrier) {
   uint64_t id = next_request_id_++;
   requests_.emplace(id, PendingRequest{conn->weak_from_this(), slot_seq});
   Request r;
   r.id = id;
   r.kind = kind;
+  r.barrier = barrier;
   r.data = std::move(data);
   replica_->Propose(std::move(r));
+}
+
+void ServerImpl::LogRoleChanges() {
+  CoreStatus st = replica_->status();
+  if (st.role == last_role_ && st.term == last_term_ && st.leader_id == last_leader_) return;
+  if (st.role == Role::kLeader && last_role_ != Role::kLeader) {
+    spdlog::info("became leader in term {} (last index {})", st.term, st.last_index);
+  } else if (st.role != Role::kLeader && last_role_ == Role::kLeader) {
+    spdlog::warn("stepped down in term {}: {}", st.term,
+                 st.leader_id ? "node " + std::to_string(st.leader_id) + " leads"
+                              : std::string("lost contact with a majority"));
+  } else if (st.role == Role::kFollower && st.leader_id != 0 && st.leader_id != last_leader_) {
+    spdlog::info("following node {} in term {}", st.leader_id, st.term);
+  } else if (st.role == Role::kCandidate && last_role_ != Role::kCandidate) {
+    spdlog::info("no leader heard from: campaigning (term {})", st.term);
+  }
+  last_role_ = st.role;
+  last_term_ = st.term;
+  last_leader_ = st.leader_id;
+}
+
+uint64_t ServerImpl::ReplicasHolding(uint64_t index) {
+  CoreStatus st = replica_->status();
+  if (st.role != Role::kLeader) return 0;
+  uint64_t n = 0;
+  for (const FollowerStatus& f : st.followers)
+    if (f.match_index >= index) ++n;
+  return n;
+}
+
+void ServerImpl::Wait(ClientConn* conn, uint64_t slot_seq, uint64_t index, uint64_t replicas,
+                      uint64_t timeout_ms) {
+  uint64_t deadline = timeout_ms == 0 ? 0 : MonotonicNowNs() + timeout_ms * 1000000ULL;
+  waiters_.push_back({conn->weak_from_this(), slot_seq, index, replicas, deadline});
+  CheckWaiters();
+}
+
+void ServerImpl::CheckWaiters() {
+  uint64_t now = MonotonicNowNs();
+  std::vector<Waiter> still;
+  for (Waiter& w : waiters_) {
+    auto conn = w.conn.lock();
+    if (!conn) continue;
+    uint64_t n = ReplicasHolding(w.index);
+    if (n >= w.replicas || (w.deadline_ns != 0 && now >= w.deadline_ns)) {
+      RequestOutcome o;
+      o.kind = RequestOutcome::Kind::kApplied;
+      o.replies.push_back(Reply::Integer(static_cast<int64_t>(n)));
+      conn->OnOutcome(w.slot_seq, std::move(o));
+    } else {
+      still.push_back(std::move(w));
+    }
+  }
+  waiters_ = std::move(still);
+}
+
+std::string ServerImpl::ApplyFaults(const std::string& body) {
+  if (!transport_) return "this node has no peer traffic to fault (standalone mode)";
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "the body must be a JSON object";
+  PeerFaults f = transport_->faults();
+  auto ids = [&](const char* key, std::set<NodeId>* out) -> std::string {
+    if (!j[key].is_array()) return std::string("'") + key + "' must be an array of node ids";
+    for (const auto& v : j[key]) {
+      if (!v.is_number_unsigned() || config_.peers.count(v.get<uint64_t>()) == 0 ||
+          v.get<uint64_t>() == config_.id)
+        return std::string("'") + key + "' names " + v.dump() + ", which is not another member";
+      out->insert(v.get<uint64_t>());
+    }
+    return "";
+  };
+  for (auto& [key, value] : j.items()) {
+    if (key == "clear") {
+      if (!value.is_boolean()) return "'clear' must be true or false";
+      if (value.get<bool>()) f = PeerFaults{};
+    } else if (key == "drop_to") {
+      std::set<NodeId> s;
+      if (std::string e = ids("drop_to", &s); !e.empty()) return e;
+      f.drop_to = s;
+    } else if (key == "delay_ms") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() > 600000)
+        return "'delay_ms' must be a whole number of milliseconds up to 600000";
+      f.delay_ms = value.get<uint64_t>();
+    } else if (key == "to") {
+      std::set<NodeId> s;
+      if (std::string e = ids("to", &s); !e.empty()) return e;
+      f.delay_to = s;
+    } else {
+      return "unknown key '" + key + "' (drop_to, delay_ms, to, clear)";
+    }
+  }
+  if (j.contains("delay_ms") && !j.contains("to"))
+    return "'delay_ms' needs 'to': the nodes to delay";
+  transport_->SetFaults(f);
+  spdlog::warn("test fault injection: dropping to {} node(s), delaying {} ms to {} node(s)",
+               f.drop_to.size(), f.delay_ms, f.delay_to.size());
+  return "";
 }
 
 void ServerImpl::SubmitWrite(WriteBatch batch, bool sync, std::function<void(const Status&)> done) {
@@ -197,8 +374,8 @@ void ServerImpl::SubmitWrite(WriteBatch batch, bool sync, std::function<void(con
   });
 }
 
-void ServerImpl::Send(Message) {
-  // Standalone nodes have no peers; leader mode adds the transport.
+void ServerImpl::Send(Message m) {
+  if (transport_) transport_->Send(std::move(m));
 }
 
 void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
@@ -210,9 +387,10 @@ void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
 }
 
 void ServerImpl::OnFatal(const Status& status) {
-  spdlog::critical("storage write failed: {}; stopping so no acknowledgement is given for data "
-                   "that may not be durable",
-                   status.ToString());
+  spdlog::critical(
+      "storage write failed: {}; stopping so no acknowledgement is given for data "
+      "that may not be durable",
+      status.ToString());
   std::_Exit(1);
 }
 
@@ -225,14 +403,16 @@ Status ServerImpl::RecordRollback(const RollbackBatch& batch) {
   std::string body;
   for (const RollbackRecord& r : batch.records) {
     std::string command = "[";
-    for (size_t i = 0; i < r.command.size(); ++i) command += (i ? ", " : "") + JsonQuote(r.command[i]);
+    for (size_t i = 0; i < r.command.size(); ++i)
+      command += (i ? ", " : "") + JsonQuote(r.command[i]);
     command += "]";
     body += "{\"key\": " + JsonQuote(r.key) +
             ", \"value\": " + (r.value ? JsonQuote(*r.value) : std::string("null")) +
             ", \"command\": " + command + ", \"applied\": " + (r.applied ? "true" : "false") +
             ", \"term\": " + std::to_string(r.term) + ", \"index\": " + std::to_string(r.index) +
-            ", \"time_ms\": " + std::to_string(r.time_ms) + ", \"origin\": " +
-            std::to_string(r.origin) + ", \"request_id\": " + std::to_string(r.request_id) + "}\n";
+            ", \"time_ms\": " + std::to_string(r.time_ms) +
+            ", \"origin\": " + std::to_string(r.origin) +
+            ", \"request_id\": " + std::to_string(r.request_id) + "}\n";
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
@@ -252,10 +432,11 @@ Status ServerImpl::RecordRollback(const RollbackBatch& batch) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  spdlog::warn("rolled back {} write(s) ({} applied here and undone) from index {} of term {}: the "
-               "new leader's log does not have them; saved in {} (under async or one, some may "
-               "have been acknowledged)",
-               batch.entries, batch.applied_entries, batch.first_index, batch.term, path);
+  spdlog::warn(
+      "rolled back {} write(s) ({} applied here and undone) from index {} of term {}: the "
+      "new leader's log does not have them; saved in {} (under async or one, some may "
+      "have been acknowledged)",
+      batch.entries, batch.applied_entries, batch.first_index, batch.term, path);
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@ namespace rkv {
 
 class ClientConn;
 class AdminHttp;
+class PeerTransport;
 
 uint64_t MonotonicNowNs();
 uint64_t WallNowMs();
@@ -44,7 +45,17 @@ class ServerImpl final : public ReplicaHost {
 
   // --- for client connections (loop thread) ---
   // Proposes a request on behalf of a connection's slot.
-  void Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data);
+  void Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data,
+               bool barrier = false);
+  // WAIT: answers the slot with the number of followers holding `index`
+  // once `replicas` do, or when `timeout_ms` passes (0: no timeout).
+  void Wait(ClientConn* conn, uint64_t slot_seq, uint64_t index, uint64_t replicas,
+            uint64_t timeout_ms);
+  // Followers whose log holds `index` (0 unless this node leads).
+  uint64_t ReplicasHolding(uint64_t index);
+  // POST /faults (loop thread): applies a JSON fault request; returns an error text or "".
+  std::string ApplyFaults(const std::string& json);
+  PeerTransport* transport() { return transport_.get(); }
   void ConnectionClosed(uint64_t conn_id);
   Replica& replica() { return *replica_; }
   const ServerConfig& config() const { return config_; }
@@ -80,13 +91,30 @@ class ServerImpl final : public ReplicaHost {
   asio::steady_timer tick_timer_;
   asio::signal_set signals_;
   std::unique_ptr<AdminHttp> admin_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::string cluster_id_;
+  uint64_t boot_ = 0;  // incremented at every start: request ids stay unique across restarts
+
+  struct Waiter {
+    std::weak_ptr<ClientConn> conn;
+    uint64_t slot_seq;
+    uint64_t index;
+    uint64_t replicas;
+    uint64_t deadline_ns;  // 0: none
+  };
+  std::vector<Waiter> waiters_;
+  void CheckWaiters();
+  void LogRoleChanges();
+  Role last_role_ = Role::kStandalone;
+  uint64_t last_term_ = 0;
+  NodeId last_leader_ = 0;
 
   struct PendingRequest {
     std::weak_ptr<ClientConn> conn;
     uint64_t slot_seq;
   };
   std::unordered_map<uint64_t, PendingRequest> requests_;
-  std::unordered_map<uint64_t, std::weak_ptr<ClientConn>> conns_;          // open ones
+  std::unordered_map<uint64_t, std::weak_ptr<ClientConn>> conns_;           // open ones
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> strong_conns_;  // owners
   uint64_t next_request_id_ = 1;
   uint64_t next_conn_id_ = 1;

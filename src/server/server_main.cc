@@ -28,8 +28,8 @@ int RunServerCommand(const std::vector<std::string>& args) {
   for (const ConfigOptionInfo& info : ServerOptionInfos()) {
     std::string flag = "--" + Dashed(info.name);
     if (info.is_flag) {
-      app.add_flag_callback(flag, [&given, n = info.name] { given.emplace_back(n, "true"); },
-                            info.help);
+      app.add_flag_callback(
+          flag, [&given, n = info.name] { given.emplace_back(n, "true"); }, info.help);
     } else {
       app.add_option_function<std::string>(
           flag, [&given, n = info.name](const std::string& v) { given.emplace_back(n, v); },

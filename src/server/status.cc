@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/client_conn.h"
+#include "server/peer_transport.h"
 #include "server/server_impl.h"
 
 namespace rkv {
@@ -61,7 +62,22 @@ std::string ServerImpl::StatusJson() {
     }
     j["followers"] = followers;
   }
-  j["rolled_back_writes"] = 0;
+  j["rolled_back_writes"] = replica_->rolled_back_writes();
+  j["cluster_id"] = cluster_id_;
+  if (transport_) {
+    nlohmann::json peers = nlohmann::json::array();
+    for (const PeerLinkStatus& p : transport_->LinkStatus())
+      peers.push_back({{"id", p.id},
+                       {"peer", p.address},
+                       {"resp", p.resp_address},
+                       {"connected", p.connected},
+                       {"messages_sent", p.messages_sent},
+                       {"messages_dropped", p.messages_dropped}});
+    j["peers"] = peers;
+    const PeerFaults& f = transport_->faults();
+    if (!f.drop_to.empty() || f.delay_ms > 0)
+      j["faults"] = {{"drop_to", f.drop_to}, {"delay_ms", f.delay_ms}, {"delay_to", f.delay_to}};
+  }
   j["digest"] = replica_->store().digest();
   j["keys"] = replica_->store().key_count();
   j["acks"] = config_.acks;
@@ -146,12 +162,51 @@ std::string ServerImpl::InfoText(std::string_view section) {
     bool follower = st.role == Role::kFollower || st.role == Role::kLearner;
     add("role", follower ? "slave" : "master");
     add("connected_slaves", std::to_string(st.followers.size()));
-    add("master_repl_offset", std::to_string(st.applied_index));
+    if (follower) {
+      std::string leader =
+          transport_ && st.leader_id ? transport_->RespAddressOf(st.leader_id) : "";
+      size_t colon = leader.rfind(':');
+      add("master_host", colon == std::string::npos ? "" : leader.substr(0, colon));
+      add("master_port", colon == std::string::npos ? "0" : leader.substr(colon + 1));
+      add("master_link_status", st.leader_id != 0 ? "up" : "down");
+      add("slave_repl_offset", std::to_string(st.applied_index));
+      add("slave_read_repl_offset", std::to_string(st.applied_index));
+    }
+    size_t online = 0;
+    for (const FollowerStatus& f : st.followers) online += f.state != "down" ? 1 : 0;
+    out.replace(
+        out.find("connected_slaves:"),
+        std::string("connected_slaves:").size() + std::to_string(st.followers.size()).size(),
+        "connected_slaves:" + std::to_string(online));
+    size_t i = 0;
+    for (const FollowerStatus& f : st.followers) {
+      if (f.state == "down") continue;
+      std::string resp = transport_ ? transport_->RespAddressOf(f.id) : "";
+      size_t colon = resp.rfind(':');
+      add("slave" + std::to_string(i++),
+          "ip=" + (colon == std::string::npos ? std::string("?") : resp.substr(0, colon)) +
+              ",port=" + (colon == std::string::npos ? std::string("0") : resp.substr(colon + 1)) +
+              ",state=online,offset=" + std::to_string(f.match_index) +
+              ",lag=" + std::to_string(static_cast<uint64_t>(f.last_ack_age_ms / 1000)));
+    }
+    add("master_repl_offset",
+        std::to_string(st.role == Role::kLeader ? st.last_index : st.applied_index));
     add("replicakv_role", std::string(RoleName(st.role)));
     add("replicakv_term", std::to_string(st.term));
+    add("replicakv_leader_id", std::to_string(st.leader_id));
+    add("replicakv_acks", config_.mode == "leader" ? config_.acks : "none");
+    add("replicakv_last_index", std::to_string(st.last_index));
     add("replicakv_commit_index", std::to_string(st.commit_index));
     add("replicakv_applied_index", std::to_string(st.applied_index));
-    add("replicakv_rolled_back_writes", "0");
+    for (const FollowerStatus& f : st.followers) {
+      char lag[32];
+      std::snprintf(lag, sizeof(lag), "%.1f", f.lag_ms);
+      add("replicakv_follower" + std::to_string(f.id),
+          "id=" + std::to_string(f.id) + ",match_index=" + std::to_string(f.match_index) +
+              ",lag_entries=" + std::to_string(f.lag_entries) + ",lag_ms=" + lag +
+              ",state=" + f.state);
+    }
+    add("replicakv_rolled_back_writes", std::to_string(replica_->rolled_back_writes()));
   }
   if (all || section == "keyspace") {
     header("Keyspace");
@@ -222,7 +277,43 @@ std::string ServerImpl::MetricsText() {
   AppendGauge(&out, "replicakv_applied_index", "Applied log index.",
               static_cast<double>(st.applied_index));
   AppendCounter(&out, "replicakv_rolled_back_writes_total",
-                "Acknowledged writes undone at failover and saved to the rollback directory.", 0);
+                "Writes of this node's log that a new leader's log did not have, saved to the "
+                "rollback directory (some acknowledged, under async or one).",
+                replica_->rolled_back_writes());
+  AppendGauge(&out, "replicakv_is_leader", "1 if this node is the leader.",
+              st.role == Role::kLeader ? 1 : 0);
+  for (const FollowerStatus& f : st.followers) {
+    std::string l = "follower=\"" + std::to_string(f.id) + "\"";
+    AppendGauge(&out, "replicakv_follower_lag_entries",
+                "Log entries a follower lacks (on the leader).", static_cast<double>(f.lag_entries),
+                l);
+  }
+  for (const FollowerStatus& f : st.followers) {
+    std::string l = "follower=\"" + std::to_string(f.id) + "\"";
+    AppendGauge(&out, "replicakv_follower_lag_seconds",
+                "How long ago the oldest entry a follower lacks was appended (on the leader).",
+                f.lag_ms / 1000.0, l);
+  }
+  for (const FollowerStatus& f : st.followers) {
+    std::string l = "follower=\"" + std::to_string(f.id) + "\"";
+    AppendGauge(&out, "replicakv_follower_match_index", "Highest index a follower holds durably.",
+                static_cast<double>(f.match_index), l);
+  }
+  if (transport_) {
+    for (const PeerLinkStatus& p : transport_->LinkStatus()) {
+      std::string l = "peer=\"" + std::to_string(p.id) + "\"";
+      AppendCounter(&out, "replicakv_peer_messages_sent_total", "Messages sent to a peer.",
+                    p.messages_sent, l);
+    }
+    for (const PeerLinkStatus& p : transport_->LinkStatus()) {
+      std::string l = "peer=\"" + std::to_string(p.id) + "\"";
+      AppendCounter(&out, "replicakv_peer_messages_dropped_total",
+                    "Messages to a peer dropped (link down, backlog full or injected fault).",
+                    p.messages_dropped, l);
+    }
+    AppendCounter(&out, "replicakv_peer_messages_received_total", "Messages received from peers.",
+                  transport_->messages_received());
+  }
   return out;
 }
 

@@ -32,7 +32,8 @@ constexpr uint64_t kClientTimeout = 3 * kSec;
 constexpr uint64_t kHealDeadline = 60 * kSec;
 constexpr uint64_t kWorkloadDeadline = 600 * kSec;  // a run never exceeds this in virtual time
 
-const char* const kFaultNames[] = {"delay", "loss", "dup", "reorder", "partition", "crash", "pause", "skew"};
+const char* const kFaultNames[] = {"delay",     "loss",  "dup",   "reorder",
+                                   "partition", "crash", "pause", "skew"};
 
 }  // namespace
 
@@ -42,7 +43,8 @@ bool ParseFaults(const std::string& s, uint32_t* out, std::string* bad) {
   size_t start = 0;
   while (start <= s.size()) {
     size_t comma = s.find(',', start);
-    std::string name = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string name =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     bool found = false;
     if (name == "all") {
       *out |= kFaultAll;
@@ -78,10 +80,12 @@ bool LossAllowed(const SimConfig& c) {
 }
 
 std::string ReproduceCommand(const SimConfig& c) {
-  std::string s = "replicakv sim --mode " + c.mode + " --acks " + std::string(AcksPolicyName(c.acks)) +
-                  " --consistency " + c.consistency + " --nodes " + std::to_string(c.nodes) +
-                  " --clients " + std::to_string(c.clients) + " --keys " + std::to_string(c.keys);
-  s += c.duration_ms ? " --duration-ms " + std::to_string(c.duration_ms) : " --ops " + std::to_string(c.ops);
+  std::string s = "replicakv sim --mode " + c.mode + " --acks " +
+                  std::string(AcksPolicyName(c.acks)) + " --consistency " + c.consistency +
+                  " --nodes " + std::to_string(c.nodes) + " --clients " +
+                  std::to_string(c.clients) + " --keys " + std::to_string(c.keys);
+  s += c.duration_ms ? " --duration-ms " + std::to_string(c.duration_ms)
+                     : " --ops " + std::to_string(c.ops);
   s += " --seed " + std::to_string(c.seed) + " --faults " + FaultsName(c.faults);
   if (c.mutations.ack_before_quorum) s += " --mutation ack-before-quorum";
   if (c.mutations.skip_consistency_check) s += " --mutation skip-consistency-check";
@@ -138,7 +142,7 @@ struct SimNode {
   int id = 0;
   std::unique_ptr<MemoryEngine> engine;  // survives crashes, minus unsynced writes
   std::unique_ptr<NodeHost> host;
-  std::unique_ptr<Replica> replica;      // null while down
+  std::unique_ptr<Replica> replica;  // null while down
   uint64_t incarnation = 0;
   bool up = false;
   uint64_t paused_until = 0;
@@ -147,8 +151,8 @@ struct SimNode {
   uint64_t disk_free_at = 0;
   uint64_t request_counter = 0;
   std::map<uint64_t, std::shared_ptr<PendingOp>> requests;  // request id → op
-  std::vector<RollbackBatch> rollbacks;                      // durable
-  uint64_t checked_commit = 0;  // commit-safety monitor, per incarnation
+  std::vector<RollbackBatch> rollbacks;                     // durable
+  uint64_t checked_commit = 0;    // commit-safety monitor, per incarnation
   std::deque<SimEvent> deferred;  // events that arrived while paused, in order
   LeaderCore* core() { return replica ? dynamic_cast<LeaderCore*>(&replica->core()) : nullptr; }
 };
@@ -168,7 +172,6 @@ class Simulation {
   }
 
  private:
-
   void At(uint64_t t, int node, bool tie_to_incarnation, std::function<void()> fn);
   void RunUntil(const std::function<bool()>& done, uint64_t deadline);
   void Monitor(SimNode& n);
@@ -189,8 +192,9 @@ class Simulation {
   // clients
   void ClientNext(size_t slot, bool backoff);
   void Issue(size_t slot);
-  void Complete(const std::shared_ptr<PendingOp>& op, EventType type, std::optional<std::string> value,
-                std::optional<int64_t> result, const std::string& version);
+  void Complete(const std::shared_ptr<PendingOp>& op, EventType type,
+                std::optional<std::string> value, std::optional<int64_t> result,
+                const std::string& version);
   bool WorkloadDone() const;
 
   bool Converged();
@@ -238,7 +242,9 @@ Status NodeHost::RecordRollback(const RollbackBatch& b) {
   return Status::Ok();
 }
 uint64_t NodeHost::WallClockMs() { return (sim_->now() + 1700000000ULL * kSec) / kMs; }
-void NodeHost::OnFatal(const Status& s) { sim_->Violation("node " + std::to_string(node_->id) + ": " + s.ToString()); }
+void NodeHost::OnFatal(const Status& s) {
+  sim_->Violation("node " + std::to_string(node_->id) + ": " + s.ToString());
+}
 
 // ---------------------------------------------------------------- events
 
@@ -314,7 +320,8 @@ void Simulation::StartNode(SimNode& n) {
     return core;
   });
   if (!replica.ok()) {
-    Violation("node " + std::to_string(n.id + 1) + " cannot restart: " + replica.status().ToString());
+    Violation("node " + std::to_string(n.id + 1) +
+              " cannot restart: " + replica.status().ToString());
     n.up = false;
     return;
   }
@@ -358,15 +365,18 @@ void Simulation::Monitor(SimNode& n) {
     uint64_t t = core->log().term(i);
     auto [it, inserted] = committed_term_.emplace(i, t);
     if (!inserted && it->second != t)
-      Violation("index " + std::to_string(i) + " committed with term " + std::to_string(it->second) +
-                " and later with term " + std::to_string(t) + " (node " + std::to_string(n.id + 1) + ")");
+      Violation("index " + std::to_string(i) + " committed with term " +
+                std::to_string(it->second) + " and later with term " + std::to_string(t) +
+                " (node " + std::to_string(n.id + 1) + ")");
   }
   n.checked_commit = std::max(n.checked_commit, commit);
 }
 
-void Simulation::DiskWrite(SimNode* n, WriteBatch batch, bool sync, std::function<void(const Status&)> done) {
+void Simulation::DiskWrite(SimNode* n, WriteBatch batch, bool sync,
+                           std::function<void(const Status&)> done) {
   uint64_t latency = sync ? rng_.Range(100 * kUs, 1 * kMs) : rng_.Range(5 * kUs, 30 * kUs);
-  if ((c_.faults & kFaultDelay) && faults_active_ && rng_.Chance(0.01)) latency += rng_.Range(5, 50) * kMs;
+  if ((c_.faults & kFaultDelay) && faults_active_ && rng_.Chance(0.01))
+    latency += rng_.Range(5, 50) * kMs;
   uint64_t at = std::max(now_, n->disk_free_at) + latency;
   n->disk_free_at = at;
   auto b = std::make_shared<WriteBatch>(std::move(batch));
@@ -423,7 +433,8 @@ void Simulation::Nemesis() {
       case 1: {  // majority / minority
         int split = c_.nodes / 2;
         for (int a = 0; a < split; ++a)
-          for (int b = split; b < c_.nodes; ++b) links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
+          for (int b = split; b < c_.nodes; ++b)
+            links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
         break;
       }
       case 2:  // one-way: a node can send but not receive
@@ -433,7 +444,8 @@ void Simulation::Nemesis() {
       case 3: {  // bridge: two halves that only ids[0] connects
         int half = (c_.nodes - 1) / 2;
         for (int a = 1; a <= half; ++a)
-          for (int b = half + 1; b < c_.nodes; ++b) links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
+          for (int b = half + 1; b < c_.nodes; ++b)
+            links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
         break;
       }
       default: {  // swizzle: cut links one by one, restore them in random order
@@ -445,7 +457,9 @@ void Simulation::Nemesis() {
         all.resize(rng_.Range(1, all.size()));
         uint64_t step = rng_.Range(20, 200) * kMs;
         for (size_t i = 0; i < all.size(); ++i)
-          At(now_ + step * i, -1, false, [this, l = all[i]] { if (faults_active_) cut_.insert(l); });
+          At(now_ + step * i, -1, false, [this, l = all[i]] {
+            if (faults_active_) cut_.insert(l);
+          });
         std::vector<std::pair<int, int>> order = all;
         for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng_.Below(i + 1)]);
         uint64_t start = now_ + step * all.size() + duration;
@@ -562,7 +576,8 @@ void Simulation::Issue(size_t slot) {
       if (node.replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
         v = std::string(view.payload);
       LogPosition p = node.replica->store().applied();
-      Complete(op, EventType::kOk, v, std::nullopt, std::to_string(p.term) + "." + std::to_string(p.index));
+      Complete(op, EventType::kOk, v, std::nullopt,
+               std::to_string(p.term) + "." + std::to_string(p.index));
       return;
     }
     uint64_t id = (node.incarnation << 32) | ++node.request_counter;
@@ -573,7 +588,9 @@ void Simulation::Issue(size_t slot) {
       r.kind = RequestKind::kRead;
     } else {
       r.kind = RequestKind::kWrite;
-      const char* cmd = op->op == OpType::kAppend ? "append" : op->op == OpType::kWrite ? "set" : "incrby";
+      const char* cmd = op->op == OpType::kAppend  ? "append"
+                        : op->op == OpType::kWrite ? "set"
+                                                   : "incrby";
       EncodeCommand(Argv{cmd, op->key, op->value}, &r.data);
     }
     node.replica->Propose(std::move(r));
@@ -588,7 +605,8 @@ void Simulation::Outcome(SimNode* n, uint64_t request_id, RequestOutcome o) {
   if (op->done) return;
   switch (o.kind) {
     case RequestOutcome::Kind::kApplied: {
-      std::string version = std::to_string(o.position.term) + "." + std::to_string(o.position.index);
+      std::string version =
+          std::to_string(o.position.term) + "." + std::to_string(o.position.index);
       const Reply& r = o.replies.empty() ? Reply::Nil() : o.replies[0];
       if (r.is_error()) {
         Violation("a workload command failed at apply: " + r.str);
@@ -607,7 +625,8 @@ void Simulation::Outcome(SimNode* n, uint64_t request_id, RequestOutcome o) {
       if (n->replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
         v = std::string(view.payload);
       LogPosition p = n->replica->store().applied();
-      Complete(op, EventType::kOk, v, std::nullopt, std::to_string(p.term) + "." + std::to_string(p.index));
+      Complete(op, EventType::kOk, v, std::nullopt,
+               std::to_string(p.term) + "." + std::to_string(p.index));
       break;
     }
     case RequestOutcome::Kind::kFailed:
@@ -629,8 +648,8 @@ void Simulation::Complete(const std::shared_ptr<PendingOp>& op, EventType type,
   e.client = op->client;
   e.key = op->key;
   e.value = op->op == OpType::kRead && type != EventType::kOk ? std::nullopt
-            : op->op == OpType::kRead                          ? value
-                                                               : std::optional<std::string>(op->value);
+            : op->op == OpType::kRead                         ? value
+                                      : std::optional<std::string>(op->value);
   e.result = result;
   e.time = now_;
   e.node = static_cast<uint64_t>(op->node + 1);
@@ -704,12 +723,13 @@ SimResult Simulation::Run() {
   }
   if (c_.faults & (kFaultPartition | kFaultCrash | kFaultPause))
     At(now_ + rng_.Range(200, 1500) * kMs, -1, false, [this] { Nemesis(); });
-  if (c_.duration_ms)
-    At(c_.duration_ms * kMs, -1, false, [this] { workload_stopped_ = true; });
+  if (c_.duration_ms) At(c_.duration_ms * kMs, -1, false, [this] { workload_stopped_ = true; });
 
   // Safety phase: the workload under faults.
   RunUntil([this] { return WorkloadDone(); }, kWorkloadDeadline);
-  if (!WorkloadDone()) Violation("the workload did not finish within " + std::to_string(kWorkloadDeadline / kSec) + " virtual seconds");
+  if (!WorkloadDone())
+    Violation("the workload did not finish within " + std::to_string(kWorkloadDeadline / kSec) +
+              " virtual seconds");
   // Heal, then require convergence within a bound.
   uint64_t heal_start = now_;
   Heal();
@@ -717,9 +737,11 @@ SimResult Simulation::Run() {
   result_.converged = Converged();
   result_.stats.heal_ns = now_ - heal_start;
   if (!result_.converged) {
-    Violation("no convergence within " + std::to_string(kHealDeadline / kSec) + " virtual seconds of healing");
+    Violation("no convergence within " + std::to_string(kHealDeadline / kSec) +
+              " virtual seconds of healing");
     for (auto& n : nodes_)
-      Violation("  " + (n->core() ? n->core()->DebugString() : "node " + std::to_string(n->id + 1) + " down"));
+      Violation("  " + (n->core() ? n->core()->DebugString()
+                                  : "node " + std::to_string(n->id + 1) + " down"));
   }
   result_.stats.virtual_ns = now_;
 
@@ -757,8 +779,9 @@ SimResult Simulation::Run() {
   result_.checks.push_back(CheckLostWrites(result_.history));
   result_.checks.push_back(CheckConvergence(result_.history));
   const CheckResult& lost = result_.checks[0];
-  bool lost_ok = LossAllowed(c_) ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
-                                 : lost.ok();
+  bool lost_ok = LossAllowed(c_)
+                     ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
+                     : lost.ok();
   result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok();
   if (!result_.violations.empty()) {
     result_.verdict = "FAIL: " + result_.violations[0];

@@ -41,18 +41,22 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_option("--mode", c.mode, "replication family: leader")->check(CLI::IsMember({"leader"}));
   app.add_option("--acks", acks, "async | one | quorum | all")
       ->check(CLI::IsMember({"async", "one", "quorum", "all"}));
-  app.add_option("--consistency", c.consistency, "reads: strong (read-index) | eventual (local replica)")
+  app.add_option("--consistency", c.consistency,
+                 "reads: strong (read-index) | eventual (local replica)")
       ->check(CLI::IsMember({"strong", "eventual"}));
   app.add_option("--nodes", c.nodes, "replicas (1-9)")->check(CLI::Range(1, 9));
   app.add_option("--clients", c.clients, "concurrent clients")->check(CLI::Range(1, 1000));
   app.add_option("--keys", c.keys, "keys the workload uses")->check(CLI::Range(1, 100000));
-  auto* ops = app.add_option("--ops", c.ops, "operations to invoke (default 2000)")->check(CLI::Range(1, 100000000));
+  auto* ops = app.add_option("--ops", c.ops, "operations to invoke (default 2000)")
+                  ->check(CLI::Range(1, 100000000));
   app.add_option("--duration-ms", c.duration_ms, "run the workload this long (virtual) instead")
       ->check(CLI::Range(1, 3600000))
       ->excludes(ops);
   auto* seed_opt = app.add_option("--seed", seed, "the seed (with --seeds: the first)");
-  app.add_option("--seeds", seeds, "run this many seeds: S0..S0+N-1")->check(CLI::Range(1, 10000000));
-  app.add_option("--faults", faults, "delay,loss,dup,reorder,partition,crash,pause,skew | all | none");
+  app.add_option("--seeds", seeds, "run this many seeds: S0..S0+N-1")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--faults", faults,
+                 "delay,loss,dup,reorder,partition,crash,pause,skew | all | none");
   app.add_option("--history", history, "write the history (JSON lines) here");
   app.add_option("--mutation", mutations, "break the protocol on purpose (test only)");
   app.add_flag("--verbose", verbose, "print every check's details");
@@ -112,45 +116,53 @@ int RunSimCommand(const std::vector<std::string>& args) {
                   static_cast<unsigned long long>(c.seed), c.mode.c_str(),
                   std::string(AcksPolicyName(c.acks)).c_str(), c.nodes, c.clients, c.keys,
                   FaultsName(c.faults).c_str(), c.mutations.any() ? " (mutated)" : "");
-      std::printf("  ops: %llu invoked, %llu ok, %llu fail, %llu info; %llu leaders elected, last term %llu\n",
-                  (unsigned long long)r.stats.invoked, (unsigned long long)r.stats.ok,
-                  (unsigned long long)r.stats.failed, (unsigned long long)r.stats.info,
-                  (unsigned long long)r.stats.leaders_elected, (unsigned long long)r.stats.max_term);
-      std::printf("  faults: %llu messages (%llu dropped, %llu duplicated), %llu crashes, %llu partitions, %llu pauses\n",
-                  (unsigned long long)r.stats.messages, (unsigned long long)r.stats.dropped,
-                  (unsigned long long)r.stats.duplicated, (unsigned long long)r.stats.crashes,
-                  (unsigned long long)r.stats.partitions, (unsigned long long)r.stats.pauses);
-      std::printf("  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
-                  r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
+      std::printf(
+          "  ops: %llu invoked, %llu ok, %llu fail, %llu info; %llu leaders elected, last term "
+          "%llu\n",
+          (unsigned long long)r.stats.invoked, (unsigned long long)r.stats.ok,
+          (unsigned long long)r.stats.failed, (unsigned long long)r.stats.info,
+          (unsigned long long)r.stats.leaders_elected, (unsigned long long)r.stats.max_term);
+      std::printf(
+          "  faults: %llu messages (%llu dropped, %llu duplicated), %llu crashes, %llu partitions, "
+          "%llu pauses\n",
+          (unsigned long long)r.stats.messages, (unsigned long long)r.stats.dropped,
+          (unsigned long long)r.stats.duplicated, (unsigned long long)r.stats.crashes,
+          (unsigned long long)r.stats.partitions, (unsigned long long)r.stats.pauses);
+      std::printf(
+          "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
+          r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
       for (const CheckResult& cr : r.checks) {
-        std::printf("  check %s: %s — %s\n", cr.name.c_str(), std::string(VerdictName(cr.verdict)).c_str(),
-                    cr.summary.c_str());
+        std::printf("  check %s: %s — %s\n", cr.name.c_str(),
+                    std::string(VerdictName(cr.verdict)).c_str(), cr.summary.c_str());
         if (!cr.ok() || verbose)
           for (const std::string& d : cr.details) std::printf("      %s\n", d.c_str());
       }
       for (const std::string& v : r.violations) std::printf("  violation: %s\n", v.c_str());
       if (LossAllowed(c) && lost.counts.at("lost") > 0 && r.ok)
-        std::printf("  (acks=%s may lose acknowledged writes at failover; every one lost here is recorded in a rollback file)\n",
-                    std::string(AcksPolicyName(c.acks)).c_str());
+        std::printf(
+            "  (acks=%s may lose acknowledged writes at failover; every one lost here is recorded "
+            "in a rollback file)\n",
+            std::string(AcksPolicyName(c.acks)).c_str());
       std::printf("  result: %s\n", r.verdict.c_str());
       if (!r.ok) std::printf("  reproduce: %s\n", ReproduceCommand(c).c_str());
     }
   }
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (many) {
-    std::printf("seeds %llu..%llu: %llu run, %llu failed; %llu ops (%llu ok, %llu fail, %llu info); "
-                "%llu crashes, %llu partitions, %llu leaders elected; %llu acknowledged writes lost "
-                "(%llu recorded as rolled back)\n",
-                (unsigned long long)seed, (unsigned long long)(seed + count - 1),
-                (unsigned long long)count, (unsigned long long)failures,
-                (unsigned long long)totals.invoked, (unsigned long long)totals.ok,
-                (unsigned long long)totals.failed, (unsigned long long)totals.info,
-                (unsigned long long)totals.crashes, (unsigned long long)totals.partitions,
-                (unsigned long long)totals.leaders_elected, (unsigned long long)lost_total,
-                (unsigned long long)recorded_total);
+    std::printf(
+        "seeds %llu..%llu: %llu run, %llu failed; %llu ops (%llu ok, %llu fail, %llu info); "
+        "%llu crashes, %llu partitions, %llu leaders elected; %llu acknowledged writes lost "
+        "(%llu recorded as rolled back)\n",
+        (unsigned long long)seed, (unsigned long long)(seed + count - 1), (unsigned long long)count,
+        (unsigned long long)failures, (unsigned long long)totals.invoked,
+        (unsigned long long)totals.ok, (unsigned long long)totals.failed,
+        (unsigned long long)totals.info, (unsigned long long)totals.crashes,
+        (unsigned long long)totals.partitions, (unsigned long long)totals.leaders_elected,
+        (unsigned long long)lost_total, (unsigned long long)recorded_total);
   }
-  std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall, total_virtual / 1e9,
-               wall > 0 ? total_virtual / 1e9 / wall : 0.0);
+  std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall,
+               total_virtual / 1e9, wall > 0 ? total_virtual / 1e9 / wall : 0.0);
   return failures == 0 ? 0 : 1;
 }
 

@@ -119,7 +119,9 @@ uint64_t SeedsToCatch(const char* mutation, uint64_t max_seeds) {
   return 0;
 }
 
-TEST(SimMutations, AckBeforeQuorumIsCaught) { EXPECT_GT(SeedsToCatch("ack-before-quorum", 50), 0u); }
+TEST(SimMutations, AckBeforeQuorumIsCaught) {
+  EXPECT_GT(SeedsToCatch("ack-before-quorum", 50), 0u);
+}
 TEST(SimMutations, SkipConsistencyCheckIsCaught) {
   EXPECT_GT(SeedsToCatch("skip-consistency-check", 150), 0u);
 }

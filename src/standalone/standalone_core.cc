@@ -4,8 +4,7 @@
 
 namespace rkv {
 
-StandaloneCore::StandaloneCore(const Options& options, CoreRecovery recovery)
-    : options_(options) {
+StandaloneCore::StandaloneCore(const Options& options, CoreRecovery recovery) : options_(options) {
   if (recovery.hard_state.term != kTerm) {
     ready_.hard_state = HardState{kTerm, 0};
     ready_.sync = options_.sync;

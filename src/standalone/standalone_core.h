@@ -32,7 +32,7 @@ class StandaloneCore final : public ReplicaCore {
   uint64_t now_ns_ = 0;
   uint64_t last_index_ = 0;
   uint64_t applied_index_ = 0;
-  std::deque<Entry> unapplied_;         // appended, waiting to be durable
+  std::deque<Entry> unapplied_;           // appended, waiting to be durable
   std::map<uint64_t, uint64_t> waiting_;  // index -> request id
   Ready ready_;
 };

@@ -4,12 +4,18 @@ namespace rkv {
 
 std::string_view CfName(Cf cf) {
   switch (cf) {
-    case Cf::kMeta: return "meta";
-    case Cf::kLog: return "log";
-    case Cf::kData: return "data";
-    case Cf::kUndo: return "undo";
-    case Cf::kHints: return "hints";
-    case Cf::kFeed: return "feed";
+    case Cf::kMeta:
+      return "meta";
+    case Cf::kLog:
+      return "log";
+    case Cf::kData:
+      return "data";
+    case Cf::kUndo:
+      return "undo";
+    case Cf::kHints:
+      return "hints";
+    case Cf::kFeed:
+      return "feed";
   }
   return "unknown";
 }

@@ -31,7 +31,10 @@ class WriteBatch {
   void Delete(Cf cf, std::string_view key);
   void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
   void Append(WriteBatch&& other);
-  void Clear() { ops_.clear(); bytes_ = 0; }
+  void Clear() {
+    ops_.clear();
+    bytes_ = 0;
+  }
 
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
@@ -72,7 +75,7 @@ class Engine {
 };
 
 struct EngineOptions {
-  std::string dir;          // data directory (RocksDB); ignored by the memory engine
+  std::string dir;  // data directory (RocksDB); ignored by the memory engine
   uint64_t block_cache_bytes = 64ULL << 20;
 };
 

@@ -46,8 +46,9 @@ void GroupCommitWriter::Run() {
       if (queue_.empty()) return;  // stopping and drained
       // Everything that arrived while the previous write ran, within limits.
       size_t bytes = 0;
-      while (!queue_.empty() && group.size() < limits::kGroupCommitWritesMax &&
-             (group.empty() || bytes + queue_.front().batch.bytes() <= limits::kGroupCommitBytesMax)) {
+      while (
+          !queue_.empty() && group.size() < limits::kGroupCommitWritesMax &&
+          (group.empty() || bytes + queue_.front().batch.bytes() <= limits::kGroupCommitBytesMax)) {
         bytes += queue_.front().batch.bytes();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();

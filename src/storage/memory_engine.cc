@@ -29,7 +29,6 @@ class MemoryIterator final : public Iterator {
   std::string key_, value_;
 };
 
-
 int64_t MemoryEngine::ApplyTo(Table* tables, const WriteBatch& batch) {
   int64_t delta = 0;
   for (const WriteOp& op : batch.ops()) {
@@ -109,7 +108,8 @@ uint64_t MemoryEngine::ApproximateBytes() {
 void MemoryEngine::Crash(size_t keep_unsynced) {
   std::lock_guard lock(mu_);
   RKV_ASSERT(track_unsynced_);
-  for (size_t i = 0; i < keep_unsynced && i < unsynced_.size(); ++i) ApplyTo(durable_, unsynced_[i]);
+  for (size_t i = 0; i < keep_unsynced && i < unsynced_.size(); ++i)
+    ApplyTo(durable_, unsynced_[i]);
   unsynced_.clear();
   live_bytes_ = 0;
   for (int i = 0; i < kCfCount; ++i) {

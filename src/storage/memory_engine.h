@@ -42,7 +42,7 @@ class MemoryEngine final : public Engine {
   Table live_[kCfCount];
   Table durable_[kCfCount];           // only with track_unsynced_
   std::vector<WriteBatch> unsynced_;  // only with track_unsynced_
-  uint64_t live_bytes_ = 0;  // keys and values of live_
+  uint64_t live_bytes_ = 0;           // keys and values of live_
 };
 
 }  // namespace rkv

@@ -93,8 +93,12 @@ class RocksDbEngine final : public Engine {
       rocksdb::ColumnFamilyHandle* cf = Handle(op.cf);
       rocksdb::Status s;
       switch (op.kind) {
-        case WriteOp::Kind::kPut: s = wb.Put(cf, ToSlice(op.key), ToSlice(op.value)); break;
-        case WriteOp::Kind::kDelete: s = wb.Delete(cf, ToSlice(op.key)); break;
+        case WriteOp::Kind::kPut:
+          s = wb.Put(cf, ToSlice(op.key), ToSlice(op.value));
+          break;
+        case WriteOp::Kind::kDelete:
+          s = wb.Delete(cf, ToSlice(op.key));
+          break;
         case WriteOp::Kind::kDeleteRange:
           s = wb.DeleteRange(cf, ToSlice(op.key), ToSlice(op.value));
           break;

@@ -166,20 +166,22 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def raw_roundtrip(port, data, settle=0.3, timeout=5, close_write=False):
+def raw_roundtrip(port, data, settle=0.3, timeout=5, close_write=False, first_byte=1.0):
     """Sends raw bytes, then reads until the server closes or stays quiet for
-    `settle` seconds after the last byte. Returns what was read."""
+    `settle` seconds after a byte arrived (waiting up to `first_byte` seconds
+    for the first). Returns what was read."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)
         if close_write:
             s.shutdown(socket.SHUT_WR)
         out = b""
-        s.settimeout(settle)
+        s.settimeout(max(first_byte, settle))
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
                 chunk = s.recv(65536)
+                s.settimeout(settle)
             except socket.timeout:
                 break
             if not chunk:
@@ -209,3 +211,136 @@ def run_tests(tests):
             traceback.print_exc()
             print(f"FAIL {t.__name__}: {e}", flush=True)
     sys.exit(1 if failed else 0)
+
+
+class Cluster:
+    """A `replicakv cluster` launcher and its nodes (CONTRACTS §2)."""
+
+    def __init__(self, binary, nodes=3, extra=(), data_dir=None):
+        self.binary = binary
+        self.n = nodes
+        self.dir = data_dir or tempfile.mkdtemp(prefix="rkv-cluster-")
+        self.base = free_base_port(span=nodes)
+        self.extra = list(extra)
+        self.launcher = None
+        self.nodes = {}
+        self.restarted = {}
+
+    def start(self, timeout=60):
+        log = open(os.path.join(self.dir, "launcher.log"), "ab")
+        self.launcher = subprocess.Popen(
+            [self.binary, "cluster", "--nodes", str(self.n), "--data-dir", self.dir,
+             "--base-port", str(self.base)] + self.extra, stdout=log, stderr=log)
+        _started.append(self.launcher)
+        path = os.path.join(self.dir, "cluster.json")
+        wait_until(lambda: os.path.exists(path) or self.launcher.poll() is not None, timeout,
+                   "cluster.json")
+        check(self.launcher.poll() is None, "launcher exited:\n" + self.tail("launcher.log"))
+        for n in json.load(open(path))["nodes"]:
+            self.nodes[n["id"]] = n
+        return self
+
+    def tail(self, rel, chars=3000):
+        try:
+            with open(os.path.join(self.dir, rel), errors="replace") as f:
+                return f.read()[-chars:]
+        except OSError:
+            return ""
+
+    def port(self, i):
+        return self.base + i - 1
+
+    def admin(self, i):
+        return self.base + 200 + i - 1
+
+    def status(self, i, timeout=1):
+        return json.loads(http_get(self.admin(i), "/status", timeout=timeout))
+
+    def statuses(self):
+        out = {}
+        for i in self.nodes:
+            try:
+                out[i] = self.status(i)
+            except Exception:  # noqa: BLE001 - a node may be down
+                pass
+        return out
+
+    def leader(self, timeout=10):
+        def find():
+            for i, st in self.statuses().items():
+                if st["role"] == "leader":
+                    return i
+            return None
+        return wait_until(find, timeout, "a leader")
+
+    def pid(self, i):
+        with open(os.path.join(self.nodes[i]["data_dir"], "node.pid")) as f:
+            return int(f.read())
+
+    def kill9(self, i):
+        pid = self.pid(i)
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not _alive(pid), 10, f"node {i} to die")
+
+    def restart(self, i, wait=True):
+        log = open(os.path.join(self.nodes[i]["data_dir"], "server.log"), "ab")
+        p = subprocess.Popen(self.nodes[i]["argv"], stdout=log, stderr=log, start_new_session=True)
+        _started.append(p)
+        self.restarted[i] = p
+        if wait:
+            wait_until(lambda: self.status(i), 30, f"node {i} to restart")
+        return p
+
+    def faults(self, i, body):
+        return http_post(self.admin(i), "/faults", body)
+
+    def wait_converged(self, timeout=60):
+        """Every node up, one leader, equal applied index, last index and digest."""
+        def converged():
+            sts = self.statuses()
+            if len(sts) != len(self.nodes):
+                return False
+            leaders = [s for s in sts.values() if s["role"] == "leader"]
+            if len(leaders) != 1:
+                return False
+            vals = {(s["applied_index"], s["last_index"], s["digest"]) for s in sts.values()}
+            return len(vals) == 1 and leaders[0]["commit_index"] == leaders[0]["last_index"]
+        return wait_until(converged, timeout, "the cluster to converge")
+
+    def rollback_records(self):
+        recs = []
+        for i, n in self.nodes.items():
+            d = os.path.join(n["data_dir"], "rollback")
+            if not os.path.isdir(d):
+                continue
+            for name in sorted(os.listdir(d)):
+                with open(os.path.join(d, name)) as f:
+                    for line in f:
+                        r = json.loads(line)
+                        r["node"] = i
+                        r["file"] = name
+                        recs.append(r)
+        return recs
+
+    def stop(self):
+        if self.launcher and self.launcher.poll() is None:
+            self.launcher.terminate()
+            try:
+                self.launcher.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.launcher.kill()
+        for p in self.restarted.values():
+            if p.poll() is None:
+                p.kill()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

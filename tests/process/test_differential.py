@@ -120,8 +120,9 @@ def main():
         def test():
             replies = []
             for port in (redis.port, node.port):
-                raw_roundtrip(port, cmd("FLUSHALL"))
-                replies.append(raw_roundtrip(port, data))
+                check(raw_roundtrip(port, cmd("FLUSHALL") + cmd("PING", "flushed"), settle=0.05)
+                      .endswith(b"$7\r\nflushed\r\n"), "FLUSHALL before the case")
+                replies.append(raw_roundtrip(port, data, settle=0.1))
             check(replies[0] == replies[1],
                   f"{name}: replies differ\n  redis-server: {replies[0]!r}\n  replicakv:    {replies[1]!r}")
         test.__name__ = f"same_bytes_{name}"

@@ -73,15 +73,19 @@ def main():
         check(p.returncode != 0 and "line 1" in p.stderr, p.stderr)
 
     def test_failing_run_prints_how_to_reproduce():
-        p = run("sim", "--acks", "quorum", "--seed", "1", "--faults", "all", "--mutation",
+        p = run("sim", "--acks", "quorum", "--seeds", "30", "--faults", "all", "--mutation",
                 "ack-before-quorum")
         check(p.returncode == 1, f"exit {p.returncode}: {p.stdout}")
-        line = [l for l in p.stdout.splitlines() if "reproduce:" in l]
-        check(line, p.stdout)
-        argv = line[0].split("reproduce:")[1].split()
-        check(argv[0] == "replicakv" and "--seed" in argv, line[0])
+        lines = p.stdout.splitlines()
+        at = [i for i, l in enumerate(lines) if "reproduce:" in l]
+        check(at, p.stdout)
+        argv = lines[at[0]].split("reproduce:")[1].split()
+        check(argv[0] == "replicakv" and "--seed" in argv, lines[at[0]])
+        start = max(i for i, l in enumerate(lines[:at[0]]) if l.startswith("seed "))
         again = run(*argv[1:])
-        check(again.stdout == p.stdout, "the printed command reproduces the run exactly")
+        check(again.returncode == 1, "the reproduced run fails too")
+        check(again.stdout == "\n".join(lines[start:at[0] + 1]) + "\n",
+              "the printed command reproduces that seed's run exactly")
 
     def test_bad_flags_exit_2():
         for argv, needle in ((["sim", "--faults", "bogus"], "bogus"),

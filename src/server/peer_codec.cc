@@ -1,0 +1,109 @@
+#include "server/peer_codec.h"
+
+#include "core/encoding.h"
+#include "proto/replicakv.pb.h"
+
+namespace rkv {
+
+namespace {
+
+void AppendFrame(const proto::PeerFrame& frame, std::string* out) {
+  size_t at = out->size();
+  out->append(4, '\0');
+  frame.AppendToString(out);
+  uint32_t len = static_cast<uint32_t>(out->size() - at - 4);
+  for (int i = 0; i < 4; ++i) (*out)[at + i] = static_cast<char>((len >> (24 - 8 * i)) & 0xff);
+}
+
+}  // namespace
+
+void EncodeHelloFrame(const PeerHello& hello, std::string* out) {
+  proto::PeerFrame frame;
+  proto::Hello* h = frame.mutable_hello();
+  h->set_protocol_version(hello.protocol_version);
+  h->set_cluster_id(hello.cluster_id);
+  h->set_node_id(hello.node_id);
+  h->set_resp_address(hello.resp_address);
+  h->set_admin_address(hello.admin_address);
+  AppendFrame(frame, out);
+}
+
+void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out) {
+  proto::PeerFrame frame;
+  for (const Message& m : messages) {
+    proto::RaftMessage* p = frame.add_messages();
+    p->set_type(static_cast<uint32_t>(m.type));
+    p->set_from(m.from);
+    p->set_to(m.to);
+    p->set_term(m.term);
+    p->set_log_term(m.log_term);
+    p->set_index(m.index);
+    p->set_commit(m.commit);
+    p->set_applied(m.applied);
+    p->set_context(m.context);
+    p->set_reject_hint(m.reject_hint);
+    p->set_reject(m.reject);
+    for (const Entry& e : m.entries) {
+      proto::LogEntry* pe = p->add_entries();
+      pe->set_term(e.term);
+      pe->set_index(e.index);
+      pe->set_kind(static_cast<uint32_t>(e.kind));
+      pe->set_origin(e.origin);
+      pe->set_request_id(e.request_id);
+      pe->set_data(e.data);
+    }
+  }
+  AppendFrame(frame, out);
+}
+
+Status DecodeFrame(std::string_view body, DecodedFrame* out) {
+  proto::PeerFrame frame;
+  if (!frame.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    return Status::Corruption("peer frame is not a valid PeerFrame");
+  if (frame.has_hello()) {
+    out->has_hello = true;
+    out->hello.protocol_version = frame.hello().protocol_version();
+    out->hello.cluster_id = frame.hello().cluster_id();
+    out->hello.node_id = frame.hello().node_id();
+    out->hello.resp_address = frame.hello().resp_address();
+    out->hello.admin_address = frame.hello().admin_address();
+  }
+  out->messages.reserve(frame.messages_size());
+  for (const proto::RaftMessage& p : frame.messages()) {
+    if (p.type() > static_cast<uint32_t>(MsgType::kReadIndexResp))
+      return Status::Corruption("peer message of unknown type " + std::to_string(p.type()));
+    Message m;
+    m.type = static_cast<MsgType>(p.type());
+    m.from = p.from();
+    m.to = p.to();
+    m.term = p.term();
+    m.log_term = p.log_term();
+    m.index = p.index();
+    m.commit = p.commit();
+    m.applied = p.applied();
+    m.context = p.context();
+    m.reject_hint = p.reject_hint();
+    m.reject = p.reject();
+    uint64_t expect = m.index + 1;
+    for (const proto::LogEntry& pe : p.entries()) {
+      if (pe.kind() > static_cast<uint32_t>(EntryKind::kBarrier))
+        return Status::Corruption("log entry of unknown kind " + std::to_string(pe.kind()));
+      if (m.type == MsgType::kAppend &&
+          (pe.index() != expect || pe.term() > m.term || pe.term() == 0))
+        return Status::Corruption("append carries entries out of order or from a future term");
+      ++expect;
+      Entry e;
+      e.term = pe.term();
+      e.index = pe.index();
+      e.kind = static_cast<EntryKind>(pe.kind());
+      e.origin = pe.origin();
+      e.request_id = pe.request_id();
+      e.data = pe.data();
+      m.entries.push_back(std::move(e));
+    }
+    out->messages.push_back(std::move(m));
+  }
+  return Status::Ok();
+}
+
+}  // namespace rkv

@@ -1,0 +1,183 @@
+"""Lag, catch-up and losses a real cluster makes visible: a follower restarted
+after missing thousands of entries catches up from the log; a follower cut off
+with /faults shows its lag on the leader and catches up when healed; WAIT
+behaves as in Redis; under acks=async a leader's acknowledged writes that no
+follower received are rolled back — saved to a rollback file, counted in
+/metrics and INFO replication — when it rejoins."""
+
+import re
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+from common import Cluster, check, free_base_port, http_get, parse_args, run_tests, wait_until
+
+
+def others(cluster, leader):
+    return [i for i in cluster.nodes if i != leader]
+
+
+def main():
+    binary = parse_args().binary
+
+    def test_restarted_follower_catches_up_from_the_log():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        try:
+            leader = c.leader()
+            victim = others(c, leader)[0]
+            c.kill9(victim)
+            r = redis.Redis(port=c.port(leader))
+            pipe = r.pipeline(transaction=False)
+            for i in range(5000):
+                pipe.set(f"k{i}", i)
+            pipe.execute()
+            check(c.status(leader)["last_index"] >= 5000, "the leader has the entries")
+            c.restart(victim)
+            c.wait_converged(timeout=60)
+            f = redis.Redis(port=c.port(victim))
+            check(f.get("k4999") == b"4999" and f.dbsize() == 5000, "the follower has every key")
+        finally:
+            c.cleanup()
+
+    def test_cut_off_follower_lag_is_visible_and_heals():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum", "--allow-faults"]).start()
+        try:
+            leader = c.leader()
+            victim = others(c, leader)[0]
+            code, body = c.faults(leader, {"drop_to": [victim]})
+            check(code == 200, body)
+            code, body = c.faults(victim, {"drop_to": [i for i in c.nodes if i != victim]})
+            check(code == 200, body)
+            r = redis.Redis(port=c.port(leader))
+            for i in range(300):
+                r.set(f"c{i}", i)
+            time.sleep(0.2)
+            st = c.status(leader)
+            f = [x for x in st["followers"] if x["id"] == victim][0]
+            check(f["lag_entries"] >= 300 and f["lag_ms"] > 0, f"lag on /status: {f}")
+            info = r.info("replication")
+            check(info[f"replicakv_follower{victim}"]["lag_entries"] >= 300, f"INFO: {info}")
+            metrics = http_get(c.admin(leader), "/metrics")
+            m = re.search(rf'replicakv_follower_lag_entries{{follower="{victim}"}} (\d+)', metrics)
+            check(m and int(m.group(1)) >= 300, "lag in /metrics")
+            wait_until(lambda: [x for x in c.status(leader)["followers"] if x["id"] == victim][0]["state"] == "down",
+                       5, "the cut-off follower to be shown down")
+            check(r.info("replication")["connected_slaves"] == 1, "INFO counts one connected replica")
+            # The cut-off node never disrupts the leader (pre-vote), and catches up once healed.
+            for i in c.nodes:
+                c.faults(i, {"clear": True})
+            c.wait_converged(timeout=30)
+            check(c.leader() == leader, "the leader kept its leadership")
+            check(redis.Redis(port=c.port(victim)).get("c299") == b"299", "caught up")
+        finally:
+            c.cleanup()
+
+    def test_wait_like_redis():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "async", "--allow-faults"]).start()
+        try:
+            leader = c.leader()
+            r = redis.Redis(port=c.port(leader))
+            r.set("w", 1)
+            check(r.execute_command("WAIT", 2, 1000) == 2, "both replicas acknowledge")
+            c.faults(leader, {"drop_to": [others(c, leader)[0]]})
+            r.set("w", 2)
+            start = time.time()
+            n = r.execute_command("WAIT", 2, 300)
+            elapsed = time.time() - start
+            check(n == 1 and 0.25 < elapsed < 2, f"WAIT 2 300 -> {n} after {elapsed:.2f}s")
+            check(r.execute_command("WAIT", 0, 0) == 1, "WAIT 0 returns at once")
+            f = redis.Redis(port=c.port(others(c, leader)[1]))
+            try:
+                f.execute_command("WAIT", 1, 10)
+                check(False, "WAIT on a follower is refused")
+            except redis.ResponseError as e:
+                check("replica" in str(e), str(e))
+            for bad, text in ((["WAIT", "x", "0"], "not an integer"), (["WAIT", "1", "-1"], "negative")):
+                try:
+                    r.execute_command(*bad)
+                    check(False, f"{bad} is refused")
+                except redis.ResponseError as e:
+                    check(text in str(e), str(e))
+        finally:
+            c.cleanup()
+
+    def test_async_loss_is_recorded_counted_and_logged():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "async", "--allow-faults"]).start()
+        try:
+            old = c.leader()
+            check(c.faults(old, {"delay_ms": 300, "to": others(c, old)})[0] == 200, "delay")
+            r = redis.Redis(port=c.port(old))
+            acked = []
+            for i in range(50):
+                if r.set(f"lost{i}", f"v{i}") is True:
+                    acked.append(f"lost{i}")
+            check(len(acked) == 50, "async acknowledges at the leader's own durable append")
+            c.kill9(old)  # before any follower got them
+            new = c.leader(timeout=10)
+            check(new != old, "a new leader")
+            nr = redis.Redis(port=c.port(new))
+            nr.set("after", "failover")
+            c.restart(old)
+            c.wait_converged(timeout=30)
+            missing = [k for k, v in zip(acked, nr.mget(acked)) if v is None]
+            recs = [x for x in c.rollback_records() if x["node"] == old]
+            keys = {x["key"] for x in recs}
+            check(missing, "some acknowledged writes were lost (they never left the old leader)")
+            check(set(missing) <= keys, f"every lost write is in the rollback file: {set(missing) - keys}")
+            for rec in recs:
+                for field in ("key", "value", "term", "index", "time_ms"):
+                    check(field in rec, f"rollback record has {field}: {rec}")
+                check(re.fullmatch(r"rollback-\d+-\d+\.jsonl", rec["file"]), rec["file"])
+            st = c.status(old)
+            check(st["rolled_back_writes"] >= len(missing), f"/status counts them: {st['rolled_back_writes']}")
+            info = redis.Redis(port=c.port(old)).info("replication")
+            check(info["replicakv_rolled_back_writes"] >= len(missing), "INFO counts them")
+            m = re.search(r"^replicakv_rolled_back_writes_total (\d+)$", http_get(c.admin(old), "/metrics"), re.M)
+            check(m and int(m.group(1)) >= len(missing), "/metrics counts them")
+            check("rolled back" in c.tail(f"node-{old}/server.log", 20000), "the log says so")
+            check(redis.Redis(port=c.port(old)).get(missing[0]) is None, "the old leader restored the key")
+            print(f"  {len(missing)} of {len(acked)} acknowledged writes rolled back and recorded", flush=True)
+        finally:
+            c.cleanup()
+
+    def test_foreign_and_garbage_peers_are_refused():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        foreign = None
+        try:
+            leader = c.leader()
+            target = c.nodes[1]["peer"]
+            # Garbage on the peer port: a huge length, then random bytes.
+            for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x05hello", bytes(range(256)) * 8):
+                s = socket.create_connection(("127.0.0.1", int(target.split(":")[1])), timeout=2)
+                s.sendall(junk)
+                s.close()
+            # A node of another cluster dials node 1.
+            base = free_base_port(span=1)
+            tmp = tempfile.mkdtemp(prefix="rkv-foreign-")
+            foreign = subprocess.Popen(
+                [binary, "server", "--id", "9", "--data-dir", tmp, "--listen", f"127.0.0.1:{base}",
+                 "--mode", "leader", "--cluster-id", "some-other-cluster",
+                 "--peers", f"9=127.0.0.1:{base + 100},1={target}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_until(lambda: "belongs to cluster 'some-other-cluster'" in c.tail("node-1/server.log", 20000),
+                       10, "node 1 to refuse the foreign node")
+            check(c.leader() == leader, "the cluster is undisturbed")
+            redis.Redis(port=c.port(leader)).set("still", "fine")
+            c.wait_converged()
+        finally:
+            if foreign:
+                foreign.kill()
+                foreign.wait()
+            c.cleanup()
+
+    run_tests([test_foreign_and_garbage_peers_are_refused,
+               test_restarted_follower_catches_up_from_the_log,
+               test_cut_off_follower_lag_is_visible_and_heals, test_wait_like_redis,
+               test_async_loss_is_recorded_counted_and_logged])
+
+
+if __name__ == "__main__":
+    main()
