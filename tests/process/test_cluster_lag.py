@@ -173,7 +173,26 @@ def main():
                 foreign.wait()
             c.cleanup()
 
-    run_tests([test_foreign_and_garbage_peers_are_refused,
+    def test_follower_pipeline_keeps_request_order():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        try:
+            leader = c.leader()
+            f = redis.Redis(port=c.port(others(c, leader)[0]))
+            pipe = f.pipeline(transaction=False)
+            for i in range(300):
+                pipe.set("p", str(i))  # forwarded to the leader
+                pipe.get("p")          # read here, after the write before it is applied here
+                pipe.incr("n")
+            res = pipe.execute()
+            check(res[1::3] == [str(i).encode() for i in range(300)], "each GET sees the SET before it")
+            check(res[2::3] == list(range(1, 301)), "INCR replies in order")
+            tx = f.pipeline(transaction=True)
+            tx.set("t", "1").incr("t").get("t")
+            check(tx.execute() == [True, 2, b"2"], "MULTI/EXEC through a follower")
+        finally:
+            c.cleanup()
+
+    run_tests([test_follower_pipeline_keeps_request_order, test_foreign_and_garbage_peers_are_refused,
                test_restarted_follower_catches_up_from_the_log,
                test_cut_off_follower_lag_is_visible_and_heals, test_wait_like_redis,
                test_async_loss_is_recorded_counted_and_logged])
