@@ -30,6 +30,8 @@ std::string_view MsgTypeName(MsgType t) {
       return "ReadIndex";
     case MsgType::kReadIndexResp:
       return "ReadIndexResp";
+    case MsgType::kJoin:
+      return "Join";
   }
   return "Unknown";
 }

@@ -65,6 +65,7 @@ enum class MsgType : uint8_t {
   kTimeoutNow,     // leader → follower: start an election now (leadership transfer)
   kReadIndex,      // follower → leader: confirm leadership for a read; context = request id
   kReadIndexResp,  // leader → follower: index = read index, or reject
+  kJoin,           // a node asks to join: context = its id, data = its peer address (term-less)
 };
 
 std::string_view MsgTypeName(MsgType t);
@@ -85,11 +86,13 @@ struct Message {
   uint64_t reject_hint = 0;
   bool reject = false;
   std::vector<Entry> entries;
+  std::string data;  // kJoin: the joining node's peer address
 };
 
 enum class RequestKind : uint8_t {
   kWrite = 0,  // data = encoded commands; replicated through the log
   kRead = 1,   // linearizable read: served once the applied state covers a confirmed read index
+  kRemoveMember = 2,  // data = the node id (decimal); a membership change through the log
 };
 
 struct Request {
@@ -99,6 +102,13 @@ struct Request {
   RequestKind kind = RequestKind::kWrite;
   bool barrier = false;  // a write to apply only once majority-committed (EntryKind::kBarrier)
   std::string data;
+};
+
+// What a snapshot stands for: the applied state at `position`, with the
+// membership at that point (encoded).
+struct SnapshotMeta {
+  LogPosition position;
+  std::string membership;
 };
 
 struct ApplyItem {
@@ -148,14 +158,22 @@ struct Ready {
   std::optional<uint64_t> committed;
   std::vector<uint64_t> reads;  // request ids of reads that may now be served
   std::vector<RequestFailed> failed;
-  // Log entries up to this index are no longer needed: the driver may delete
-  // them together with (or after) the state machine writes of this Ready.
-  std::optional<uint64_t> compact_upto;
+  // Log entries up to this position are no longer needed (the applied state
+  // holds them): the driver deletes them with, or after, this Ready's state
+  // machine writes, and remembers the position as where the log now starts.
+  std::optional<LogPosition> compact_to;
+  // Followers that need a snapshot (their next entry was compacted away):
+  // the driver exports the applied state, streams it, and reports back with
+  // ReportSnapshot.
+  std::vector<NodeId> send_snapshot_to;
+  // The membership changed (encoded leader/membership.h): peer links to add or drop.
+  std::optional<std::string> membership;
 
   bool empty() const {
     return !hard_state && !truncate_from && append.empty() && messages.empty() &&
            messages_after_persist.empty() && !rollback_to && discarded.empty() && apply.empty() &&
-           reads.empty() && failed.empty() && !compact_upto && !committed;
+           reads.empty() && failed.empty() && !compact_to && !committed &&
+           send_snapshot_to.empty() && !membership;
   }
 };
 
@@ -164,6 +182,7 @@ std::string_view RoleName(Role r);
 
 struct FollowerStatus {
   NodeId id = 0;
+  bool voter = true;
   uint64_t match_index = 0;
   uint64_t lag_entries = 0;
   double lag_ms = 0;
@@ -179,6 +198,8 @@ struct CoreStatus {
   uint64_t commit_index = 0;
   uint64_t applied_index = 0;
   std::vector<FollowerStatus> followers;  // on a leader
+  std::string membership;                 // encoded, as this node knows it
+  uint64_t log_first_index = 0;           // entries before it were compacted
 };
 
 // What a core is started from: everything it persisted before a restart.
@@ -186,6 +207,8 @@ struct CoreRecovery {
   HardState hard_state;
   std::vector<Entry> log;  // entries after the snapshot, in index order
   LogPosition applied;     // the state machine's durable applied position
+  std::string membership;  // the membership as of `applied` (encoded), if any
+  LogPosition log_start;   // the last compacted entry (the log holds what follows)
 };
 
 class ReplicaCore {
@@ -207,6 +230,13 @@ class ReplicaCore {
   virtual Ready TakeReady() = 0;
 
   virtual CoreStatus GetStatus() const = 0;
+
+  // Snapshots (single leader): the driver installed, durably, a snapshot
+  // `from` the leader of `term`; or finished sending one to `to`.
+  virtual void InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta& meta) {}
+  virtual void ReportSnapshot(NodeId to, bool ok) {}
+  // Entries this node holds above its majority commit (a snapshot replaces them).
+  virtual std::vector<Entry> UncommittedEntries() const { return {}; }
 };
 
 }  // namespace rkv

@@ -497,6 +497,7 @@ void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies)
       replies->push_back(spec->run(ctx, argv));
     }
   }
+  if (entry.kind == EntryKind::kConfig) store->SetMembership(entry.data);
   store->SetApplied({entry.term, entry.index});
 }
 

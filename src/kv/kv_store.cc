@@ -12,6 +12,17 @@ namespace rkv {
 
 namespace {
 constexpr std::string_view kMetaStateKey = "state_machine";
+constexpr std::string_view kMembershipKey = "membership";
+}  // namespace
+
+std::vector<std::string> KvStore::SnapshotMetaKeys() {
+  return {std::string(kMetaStateKey), std::string(kMembershipKey)};
+}
+
+void KvStore::SetMembership(std::string_view encoded) {
+  membership_ = std::string(encoded);
+  batch_.Put(Cf::kMeta, kMembershipKey, encoded);
+  dirty_ = true;
 }
 
 KvStore::KvStore(Engine* engine) : engine_(engine) {}
@@ -24,7 +35,33 @@ std::string KvStore::DataKey(std::string_view key) {
   return out;
 }
 
+std::string_view KvStore::StateMetaKey() { return kMetaStateKey; }
+
+bool KvStore::DecodeApplied(std::string_view meta, LogPosition* out) {
+  uint64_t term = 0, index = 0;
+  if (!GetFixed64BE(&meta, &term) || !GetFixed64BE(&meta, &index)) return false;
+  *out = {term, index};
+  return true;
+}
+
 Status KvStore::Load() {
+  overlay_.clear();
+  keys_by_seq_.clear();
+  batch_keys_.clear();
+  batch_.Clear();
+  flush_seq_ = 0;
+  written_seq_ = next_seq_ - 1;
+  dirty_ = false;
+  applied_ = {};
+  key_count_ = 0;
+  digest_[0] = digest_[1] = 0;
+  membership_.clear();
+  std::string m;
+  Status ms = engine_->Get(Cf::kMeta, kMembershipKey, &m);
+  if (ms.ok())
+    membership_ = std::move(m);
+  else if (ms.code() != Code::kNotFound)
+    return ms;
   std::string meta;
   Status s = engine_->Get(Cf::kMeta, kMetaStateKey, &meta);
   if (s.code() == Code::kNotFound) return Status::Ok();

@@ -29,8 +29,13 @@ class KvStore {
  public:
   explicit KvStore(Engine* engine);
 
-  // Loads the applied position, key count and digest from the engine.
+  // Loads the applied position, key count, digest and membership from the
+  // engine, forgetting anything held in memory (after a snapshot install).
   Status Load();
+  // The applied position recorded in a state-machine meta record (as a
+  // snapshot carries it); false if malformed.
+  static bool DecodeApplied(std::string_view meta_record, LogPosition* out);
+  static std::string_view StateMetaKey();
 
   // --- reads ---
   // The stored bytes of `key` (core/stored_value.h), or false when absent.
@@ -54,6 +59,12 @@ class KvStore {
     applied_ = pos;
     dirty_ = true;
   }
+  // The cluster membership as of the applied position (encoded; single leader).
+  void SetMembership(std::string_view encoded);
+  const std::string& membership() const { return membership_; }
+  // The meta records a snapshot carries: the applied position, counters and
+  // digest, and the membership.
+  static std::vector<std::string> SnapshotMetaKeys();
 
   // Moves the writes applied since the last call (with the applied position
   // and counters) into `batch`. False when nothing changed.
@@ -94,6 +105,7 @@ class KvStore {
   LogPosition applied_;
   uint64_t key_count_ = 0;
   uint64_t digest_[2] = {0, 0};
+  std::string membership_;
   bool dirty_ = false;
 
   std::unordered_map<std::string, OverlayEntry> overlay_;

@@ -20,15 +20,33 @@ namespace {
 LeaderCore::LeaderCore(const LeaderOptions& options, CoreRecovery recovery)
     : o_(options), rng_(options.seed ^ (options.id * 0x9e3779b97f4a7c15ULL)) {
   RKV_ASSERT(o_.id != 0);
-  std::sort(o_.voters.begin(), o_.voters.end());
+  if (o_.membership.empty()) {
+    std::vector<Member> members;
+    for (NodeId v : o_.voters) members.push_back({v, "", true});
+    o_.membership = Membership(std::move(members));
+  }
   term_ = recovery.hard_state.term;
   vote_ = recovery.hard_state.vote;
-  uint64_t first = recovery.log.empty() ? recovery.applied.index + 1 : recovery.log.front().index;
-  log_ = RaftLog(LogPosition{0, first - 1});
+  // The log starts after its last compacted entry (or after what the state
+  // machine applied, when nothing of the log is left).
+  LogPosition start = recovery.log_start;
+  if (recovery.log.empty() && recovery.applied.index > start.index) start = recovery.applied;
+  if (!recovery.log.empty() && recovery.log.front().index != start.index + 1)
+    start = LogPosition{0, recovery.log.front().index - 1};
+  log_ = RaftLog(start);
   for (Entry& e : recovery.log) log_.Append(std::move(e));
+  // Membership: the log's latest config entry, else what the state machine
+  // recorded, else the initial members (first start).
+  membership_from_options_ = !Membership::Decode(recovery.membership, &snapshot_config_);
+  if (membership_from_options_) snapshot_config_ = o_.membership;
+  // A node started to join has no members to record: it learns them.
+  if (o_.membership.empty()) membership_from_options_ = false;
+  RecomputeMembership();
+  ready_.membership.reset();
+  if (config_index_ != 0) membership_from_options_ = false;
   stable_ = log_.last_index();
   applied_ = recovery.applied.index;
-  RKV_ASSERT(applied_ <= log_.last_index() || log_.last_index() + 1 == first);
+  RKV_ASSERT(applied_ <= log_.last_index());
   // A restarted node knows nothing is committed beyond what it applied
   // before (which may be speculative): it learns the commit from the leader.
   role_ = Role::kFollower;
@@ -37,9 +55,7 @@ LeaderCore::LeaderCore(const LeaderOptions& options, CoreRecovery recovery)
 
 // ---------------------------------------------------------------- helpers
 
-bool LeaderCore::IsVoter(NodeId id) const {
-  return std::binary_search(o_.voters.begin(), o_.voters.end(), id);
-}
+bool LeaderCore::IsVoter(NodeId id) const { return config_.IsVoter(id); }
 
 void LeaderCore::SetTerm(uint64_t term) {
   if (term == term_) return;
@@ -84,6 +100,7 @@ void LeaderCore::BecomeFollower(uint64_t term, NodeId leader) {
   ack_ = 0;  // only a leader acknowledges
   if (was_leader) {
     broadcast_pending_ = false;
+    snapshot_pending_.clear();
     progress_.clear();
     append_times_.clear();
     FailAllReads(Status::TryAgain("leadership lost before the read was confirmed"));
@@ -105,7 +122,7 @@ void LeaderCore::BecomePreCandidate() {
   votes_.clear();
   votes_[o_.id] = true;
   ResetElectionTimer();
-  if (o_.voters.size() == 1) {
+  if (config_.voter_count() == 1) {
     BecomeCandidate();
     return;
   }
@@ -114,7 +131,7 @@ void LeaderCore::BecomePreCandidate() {
 
 void LeaderCore::RequestVotes() {
   vote_retry_at_ = now_ + o_.heartbeat_interval_ns;
-  for (NodeId v : o_.voters) {
+  for (NodeId v : config_.Voters()) {
     if (v == o_.id || votes_.count(v)) continue;
     Message m;
     m.type = pre_candidate_ ? MsgType::kPreVote : MsgType::kVote;
@@ -139,7 +156,7 @@ void LeaderCore::BecomeCandidate() {
   votes_.clear();
   votes_[o_.id] = true;
   ResetElectionTimer();
-  if (o_.voters.size() == 1) {
+  if (config_.voter_count() == 1) {
     BecomeLeader();
     return;
   }
@@ -153,20 +170,21 @@ void LeaderCore::BecomeLeader() {
   progress_.clear();
   forwarded_.clear();
   forwarded_order_.clear();
-  for (NodeId v : o_.voters) {
-    if (v == o_.id) continue;
-    Progress pr(log_.last_index() + 1, o_.inflight_appends_max);
-    pr.Heard(now_);  // a grace period before check-quorum judges it
-    progress_.emplace(v, pr);
-  }
+  SyncProgress();  // every other member, with a grace period before check-quorum judges it
   ack_ = commit_;
   last_leader_contact_ = now_;
   heartbeat_deadline_ = now_ + o_.heartbeat_interval_ns;
   check_quorum_deadline_ = now_ + o_.election_timeout_ns;
-  // Commit everything before it by committing an entry of our own term.
-  Entry noop;
-  noop.kind = EntryKind::kNoop;
-  AppendAsLeader(std::move(noop));
+  // Commit everything before it by committing an entry of our own term. On a
+  // cluster's first start, that entry records the initial membership.
+  if (membership_from_options_) {
+    membership_from_options_ = false;
+    ProposeMembership(config_, 0);
+  } else {
+    Entry noop;
+    noop.kind = EntryKind::kNoop;
+    AppendAsLeader(std::move(noop));
+  }
 }
 
 // ---------------------------------------------------------------- inputs
@@ -196,6 +214,10 @@ void LeaderCore::Tick(uint64_t now_ns) {
 }
 
 void LeaderCore::Step(const Message& m) {
+  if (m.type == MsgType::kJoin) {  // from a node with no term yet
+    HandleJoin(m);
+    return;
+  }
   // Terms first (Raft §5.1), with pre-vote's exceptions.
   if (m.term > term_) {
     bool vote_request = m.type == MsgType::kPreVote || m.type == MsgType::kVote;
@@ -270,6 +292,8 @@ void LeaderCore::Step(const Message& m) {
     case MsgType::kReadIndexResp:
       HandleReadIndexResponse(m);
       break;
+    case MsgType::kJoin:  // handled above
+      break;
     case MsgType::kTimeoutNow:
       if (m.from == leader_) BecomeCandidate();
       break;
@@ -278,10 +302,14 @@ void LeaderCore::Step(const Message& m) {
 
 void LeaderCore::Propose(Request r) {
   uint64_t deadline = now_ + o_.request_timeout_ns;
+  if (r.kind == RequestKind::kRemoveMember) {
+    RemoveMember(r);
+    return;
+  }
   if (r.kind == RequestKind::kRead) {
     if (role_ == Role::kLeader) {
       unsent_reads_.emplace_back(r.id, deadline);
-      if (o_.mutations.read_without_quorum || o_.voters.size() == 1) StartReadRound();
+      if (o_.mutations.read_without_quorum || config_.voter_count() == 1) StartReadRound();
     } else if (leader_ != 0) {
       forwarded_reads_[r.id] = deadline;
       Message m;
@@ -355,7 +383,9 @@ void LeaderCore::HandleVoteRequest(const Message& m) {
   // A real vote is granted once per term; a pre-vote promises nothing.
   bool can_vote = pre ? (m.term > term_ || (vote_ == 0 && leader_ == 0) || vote_ == m.from)
                       : (vote_ == 0 || vote_ == m.from);
-  bool grant = IsVoter(o_.id) && can_vote && log_ok;
+  // A node votes even if its own log does not (yet) list it as a voter: it may
+  // have been promoted by an entry it has not received (Raft §4.1).
+  bool grant = can_vote && log_ok;
   Message r;
   r.type = pre ? MsgType::kPreVoteResp : MsgType::kVoteResp;
   r.to = m.from;
@@ -373,10 +403,11 @@ void LeaderCore::HandleVoteResponse(const Message& m) {
   if (role_ != Role::kCandidate) return;
   bool pre = m.type == MsgType::kPreVoteResp;
   if (pre != pre_candidate_) return;
+  if (!IsVoter(m.from)) return;
   votes_.emplace(m.from, !m.reject);
   size_t granted = 0, rejected = 0;
   for (const auto& [id, g] : votes_) (g ? granted : rejected) += 1;
-  size_t need = Majority(o_.voters.size());
+  size_t need = Majority(config_.voter_count());
   if (granted >= need) {
     if (pre)
       BecomeCandidate();
@@ -390,9 +421,11 @@ void LeaderCore::HandleVoteResponse(const Message& m) {
 // ---------------------------------------------------------------- the log
 
 void LeaderCore::AppendToLog(Entry e) {
+  bool config = e.kind == EntryKind::kConfig;
   ready_.append.push_back(e);
   ready_.sync = ready_.sync || o_.sync;
   log_.Append(std::move(e));
+  if (config) RecomputeMembership();  // a configuration takes effect when appended
 }
 
 void LeaderCore::Truncate(uint64_t from) {
@@ -411,7 +444,9 @@ void LeaderCore::Truncate(uint64_t from) {
   for (uint64_t i = from; i <= log_.last_index() && i < unsubmitted; ++i)
     if (log_.at(i).kind == EntryKind::kCommand || log_.at(i).kind == EntryKind::kBarrier)
       ready_.discarded.push_back(log_.at(i));
+  bool config = config_index_ >= from;
   log_.TruncateFrom(from);
+  if (config) RecomputeMembership();
   stable_ = std::min(stable_, from - 1);
   matched_ = std::min(matched_, from - 1);
   // Unsubmitted appends at or after `from` are void; the rest of the durable
@@ -440,7 +475,14 @@ bool LeaderCore::SendAppend(NodeId to, bool even_if_empty) {
   Progress& pr = progress_.at(to);
   if (!pr.CanSend(now_, o_.heartbeat_interval_ns)) return false;
   uint64_t prev = pr.next() - 1;
-  if (prev + 1 < log_.first_index()) return false;  // needs a snapshot (not yet)
+  if (prev + 1 < log_.first_index()) {
+    // Its next entry was compacted away: it needs a snapshot (of committed
+    // state only: see TakeReady), unless one just failed.
+    if (now_ < pr.snapshot_retry_at_ns) return false;
+    pr.BecomeSnapshot();
+    snapshot_pending_.insert(to);
+    return false;
+  }
   std::vector<Entry> entries =
       log_.Slice(pr.next(), log_.last_index(), o_.entries_per_append_max, o_.bytes_per_append_max);
   if (entries.empty() && !even_if_empty) return false;
@@ -525,9 +567,10 @@ void LeaderCore::HandleHeartbeatResponse(const Message& m) {
 
 uint64_t LeaderCore::LeaderAckIndex() const {
   std::vector<uint64_t> matches;
-  matches.push_back(stable_);
+  if (IsVoter(o_.id)) matches.push_back(stable_);
   for (const auto& [id, pr] : progress_)
     if (IsVoter(id)) matches.push_back(pr.match());
+  if (matches.empty()) return commit_;
   uint64_t ack = AckIndex(o_.acks, matches, stable_, commit_);
   // `one` counts the leader and one follower: safe only for entries of the
   // current term (Raft §5.4.2); older ones wait for the majority commit.
@@ -538,14 +581,21 @@ uint64_t LeaderCore::LeaderAckIndex() const {
 
 void LeaderCore::MaybeCommit() {
   if (role_ != Role::kLeader) return;
+  // A leader that removed itself still leads until that change commits, but
+  // no longer counts itself (Raft §4.2.2).
   std::vector<uint64_t> matches;
-  matches.push_back(stable_);
+  if (IsVoter(o_.id)) matches.push_back(stable_);
   for (const auto& [id, pr] : progress_)
     if (IsVoter(id)) matches.push_back(pr.match());
+  if (matches.empty()) return;
   uint64_t n = MajorityIndex(matches);
   if (n > commit_ && log_.term(n) == term_) {
     commit_ = n;
     ready_.committed = commit_;
+  }
+  if (!config_.IsMember(o_.id) && config_index_ <= commit_) {
+    BecomeFollower(term_, 0);  // removed, and the removal is committed: step aside
+    return;
   }
   ack_ = std::max(ack_, LeaderAckIndex());
   MaybeApply();
@@ -558,7 +608,8 @@ void LeaderCore::CheckQuorum() {
     if (IsVoter(id) && pr.recent_active()) ++active;
     pr.ResetRecentActive();
   }
-  if (active < Majority(o_.voters.size())) BecomeFollower(term_, 0);
+  if (!IsVoter(o_.id)) --active;
+  if (active < Majority(config_.voter_count())) BecomeFollower(term_, 0);
 }
 
 // ---------------------------------------------------------------- replication (follower)
@@ -700,7 +751,7 @@ void LeaderCore::StartReadRound() {
   unsent_reads_.clear();
   unsent_remote_reads_.clear();
   read_rounds_.push_back(std::move(round));
-  if (o_.mutations.read_without_quorum || o_.voters.size() == 1) {
+  if (o_.mutations.read_without_quorum || config_.voter_count() == 1) {
     ConfirmReadRounds();
   } else {
     BroadcastHeartbeat(read_context_);
@@ -713,7 +764,7 @@ void LeaderCore::ConfirmReadRounds() {
     size_t acks = 1;
     for (const auto& [id, pr] : progress_)
       if (IsVoter(id) && pr.read_ack >= round.context) ++acks;
-    bool confirmed = o_.mutations.read_without_quorum || acks >= Majority(o_.voters.size());
+    bool confirmed = o_.mutations.read_without_quorum || acks >= Majority(config_.voter_count());
     if (!confirmed) return;
     for (uint64_t id : round.local)
       reads_waiting_apply_.push_back({round.index, id, now_ + o_.request_timeout_ns});
@@ -795,7 +846,7 @@ void LeaderCore::FailAllReads(const Status& why) {
 void LeaderCore::MaybeApply() {
   uint64_t limit;
   if (role_ == Role::kLeader) {
-    limit = ack_;
+    limit = snapshot_pending_.empty() ? ack_ : std::min(ack_, std::max(commit_, applied_));
   } else if (o_.mutations.apply_before_commit) {
     limit = log_.last_index();
   } else {
@@ -875,14 +926,25 @@ void LeaderCore::ExpireRequests() {
 // ---------------------------------------------------------------- output
 
 bool LeaderCore::HasReady() const {
+  if (CompactionTarget() != 0) return true;
   return hard_state_dirty_ || !ready_.empty() || broadcast_pending_ ||
+         (!snapshot_pending_.empty() && applied_ <= commit_) ||
          (role_ == Role::kLeader && (!unsent_reads_.empty() || !unsent_remote_reads_.empty()) &&
           CommittedInCurrentTerm()) ||
          (role_ == Role::kLeader && (commit_ != commit_sent_ || ack_ != ack_sent_));
 }
 
 Ready LeaderCore::TakeReady() {
+  MaybeCompact();
   if (role_ == Role::kLeader) {
+    MaybePromoteLearner();
+    // A snapshot must hold committed state only: its receiver treats it as
+    // committed. Under async the applied state may run ahead of the commit;
+    // applying then waits for the commit until the state is pinned.
+    if (!snapshot_pending_.empty() && applied_ <= commit_) {
+      for (NodeId id : snapshot_pending_) ready_.send_snapshot_to.push_back(id);
+      snapshot_pending_.clear();
+    }
     if (broadcast_pending_) {
       broadcast_pending_ = false;
       for (auto& [id, pr] : progress_) SendAppends(id);
@@ -927,7 +989,8 @@ std::string LeaderCore::DebugString() const {
                   " ack " + std::to_string(ack_) + " applied " + std::to_string(applied_) +
                   " matched " + std::to_string(matched_) + " leader_applied " +
                   std::to_string(leader_applied_) + " persisting " +
-                  std::to_string(persisting_.size());
+                  std::to_string(persisting_.size()) + " members " + config_.ToString() + " (at " +
+                  std::to_string(config_index_) + ")";
   for (const auto& [id, pr] : progress_) {
     s += " | " + std::to_string(id) + ": match " + std::to_string(pr.match()) + " next " +
          std::to_string(pr.next()) + " " +
@@ -947,10 +1010,13 @@ CoreStatus LeaderCore::GetStatus() const {
   s.last_index = log_.last_index();
   s.commit_index = commit_;
   s.applied_index = applied_;
+  s.membership = config_.Encode();
+  s.log_first_index = log_.first_index();
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
       FollowerStatus f;
       f.id = id;
+      f.voter = IsVoter(id);
       f.match_index = pr.match();
       f.lag_entries = log_.last_index() - std::min(pr.match(), log_.last_index());
       // How long ago the oldest entry it lacks was appended.

@@ -19,6 +19,7 @@
 
 #include "core/random.h"
 #include "core/replica_core.h"
+#include "leader/membership.h"
 #include "leader/mutations.h"
 #include "leader/progress.h"
 #include "leader/quorum.h"
@@ -28,7 +29,10 @@ namespace rkv {
 
 struct LeaderOptions {
   NodeId id = 0;
-  std::vector<NodeId> voters;  // every voting member, this node included
+  // The initial members (first start only; afterwards the log and snapshots
+  // hold the membership). `voters` is a shorthand without addresses.
+  Membership membership;
+  std::vector<NodeId> voters;
   AcksPolicy acks = AcksPolicy::kQuorum;
   bool sync = true;                           // --durability fsync
   uint64_t election_timeout_ns = 1000000000;  // randomized in [T, 2T)
@@ -40,6 +44,14 @@ struct LeaderOptions {
   size_t inflight_appends_max = 64;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Log compaction: when the log holds more entries or bytes than this, it is
+  // cut up to the applied index, but not past what a connected follower still
+  // needs — unless that follower lags more than snapshot_lag_entries (it then
+  // gets a snapshot). log_keep_entries recent entries stay for slight lags.
+  uint64_t log_compact_entries = 100000;
+  uint64_t log_compact_bytes = 256ULL << 20;
+  uint64_t snapshot_lag_entries = 50000;
+  uint64_t log_keep_entries = 1000;
   Mutations mutations;
 };
 
@@ -54,6 +66,9 @@ class LeaderCore final : public ReplicaCore {
   bool HasReady() const override;
   Ready TakeReady() override;
   CoreStatus GetStatus() const override;
+  void InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta& meta) override;
+  void ReportSnapshot(NodeId to, bool ok) override;
+  std::vector<Entry> UncommittedEntries() const override;
 
   // For tests and the simulator's checks.
   Role role() const { return role_; }
@@ -63,6 +78,7 @@ class LeaderCore final : public ReplicaCore {
   uint64_t applied() const { return applied_; }
   uint64_t acked() const { return ack_; }
   const RaftLog& log() const { return log_; }
+  const Membership& membership() const { return config_; }
   // Starts an election now, as if the election timer fired.
   void Campaign();
   // One line of internal state, for failure reports.
@@ -95,6 +111,19 @@ class LeaderCore final : public ReplicaCore {
   void ResetElectionTimer();
   bool IsVoter(NodeId id) const;
   void SetTerm(uint64_t term);
+
+  // membership (leader_membership.cc)
+  void RecomputeMembership();
+  void SyncProgress();
+  bool MembershipChangePending() const { return config_index_ > commit_; }
+  void ProposeMembership(Membership next, uint64_t request_id);
+  void HandleJoin(const Message& m);
+  void MaybePromoteLearner();
+  void RemoveMember(const Request& r);
+
+  // compaction and snapshots (leader_snapshot.cc)
+  void MaybeCompact();
+  uint64_t CompactionTarget() const;  // 0: nothing to compact now
 
   // message handlers
   void HandleVoteRequest(const Message& m);
@@ -138,6 +167,10 @@ class LeaderCore final : public ReplicaCore {
   uint64_t term_ = 0;
   NodeId vote_ = 0;
   RaftLog log_;
+  Membership config_;                     // the latest in the log (applied when appended)
+  Membership snapshot_config_;            // as of the log's start (snapshot or initial)
+  uint64_t config_index_ = 0;             // the entry that set config_ (0: snapshot_config_)
+  bool membership_from_options_ = false;  // first start: the next leader records it
   bool hard_state_dirty_ = false;
 
   // volatile
@@ -152,6 +185,7 @@ class LeaderCore final : public ReplicaCore {
   uint64_t matched_ = 0;         // follower: our log equals the current leader's up to here
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
   bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
+  std::set<NodeId> snapshot_pending_;  // leader: followers whose snapshot waits for the commit
   uint64_t election_deadline_ = 0;
   uint64_t vote_retry_at_ = 0;
   uint64_t heartbeat_deadline_ = 0;

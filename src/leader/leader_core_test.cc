@@ -4,7 +4,10 @@
 // the core does now; review the diff.
 //
 // Commands:
-//   add-nodes N [acks=quorum] [prevote=true] [checkquorum=true]
+//   add-nodes N [acks=quorum] [prevote=true] [checkquorum=true] [compact=E keep=K lag=L]
+//   add-joiner ID               a node started empty, to join (no members known)
+//   join ID to=X                ID asks X to let it join
+//   remove ID NODE              at ID, an admin request to remove NODE
 //   campaign ID                 start an election at ID now
 //   tick ID [ms=N]              advance ID's clock by N ms (default: 2 election timeouts)
 //   propose ID DATA             a client write at ID
@@ -32,6 +35,9 @@ constexpr uint64_t kMs = 1000000;
 
 std::string EntryText(const Entry& e) {
   std::string kind = e.kind == EntryKind::kNoop ? "noop" : "\"" + e.data + "\"";
+  Membership m;
+  if (e.kind == EntryKind::kConfig && Membership::Decode(e.data, &m))
+    kind = "config(" + m.ToString() + ")";
   return std::to_string(e.index) + "/" + std::to_string(e.term) + " " + kind;
 }
 
@@ -102,9 +108,38 @@ class Env {
         t.options.pre_vote = !kv.count("prevote") || kv.at("prevote") == "true";
         t.options.check_quorum = !kv.count("checkquorum") || kv.at("checkquorum") == "true";
         t.options.seed = 42;
+        if (kv.count("compact")) t.options.log_compact_entries = std::stoull(kv.at("compact"));
+        if (kv.count("keep")) t.options.log_keep_entries = std::stoull(kv.at("keep"));
+        if (kv.count("lag")) t.options.snapshot_lag_entries = std::stoull(kv.at("lag"));
         Start(t);
       }
       Print("added " + std::to_string(n) + " nodes, acks=" + std::string(AcksPolicyName(acks)));
+    } else if (cmd == "add-joiner") {
+      NodeId id = Id(args);
+      TestNode& t = nodes_[id];
+      t.options = nodes_.begin()->second.options;
+      t.options.id = id;
+      t.options.voters.clear();
+      t.options.membership = Membership();
+      Start(t);
+      Print("added joiner " + args.at(0));
+    } else if (cmd == "join") {
+      Message m;
+      m.type = MsgType::kJoin;
+      m.from = Id(args);
+      m.to = std::stoull(kv.at("to"));
+      m.context = m.from;
+      m.data = "addr-" + args.at(0);
+      queue_.push_back(m);
+    } else if (cmd == "remove") {
+      Request r;
+      r.id = ++request_id_;
+      r.kind = RequestKind::kRemoveMember;
+      r.data = args.at(1);
+      Print("request " + std::to_string(r.id) + " at node " + args.at(0) + ": remove " +
+            args.at(1));
+      Node(args).core->Propose(r);
+      Drain(Id(args));
     } else if (cmd == "campaign") {
       Node(args).core->Campaign();
       Drain(Id(args));
@@ -238,6 +273,30 @@ class Env {
       for (uint64_t r : rd.reads) Print(p + " read request " + std::to_string(r) + " ready");
       for (const RequestFailed& f : rd.failed)
         Print(p + " request " + std::to_string(f.request_id) + " failed: " + f.status.ToString());
+      if (rd.compact_to) Print(p + " compact log to " + std::to_string(rd.compact_to->index));
+      if (rd.membership) {
+        Membership m;
+        Membership::Decode(*rd.membership, &m);
+        Print(p + " membership " + m.ToString());
+      }
+      for (NodeId to : rd.send_snapshot_to) {
+        // The snapshot is the applied state; here it arrives at once, whole.
+        SnapshotMeta meta;
+        uint64_t applied = t.core->applied();
+        meta.position = {t.core->log().term(applied), applied};
+        meta.membership = t.core->membership().Encode();
+        TestNode& dst = nodes_.at(to);
+        if (cut_.count({id, to}) || !dst.core) {
+          Print(p + " snapshot to " + std::to_string(to) + " failed");
+          t.core->ReportSnapshot(to, false);
+          continue;
+        }
+        Print(p + " send snapshot to " + std::to_string(to) + " at " + std::to_string(applied));
+        dst.log.clear();
+        dst.applied = applied;
+        dst.core->InstallSnapshot(id, t.core->term(), meta);
+        t.core->ReportSnapshot(to, true);
+      }
       if (!rd.append.empty()) t.core->Persisted({rd.append.back().term, rd.append.back().index});
     }
     return moved;

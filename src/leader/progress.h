@@ -36,6 +36,10 @@ class Progress {
   bool paused() const;
   void BecomeProbe();
   void BecomeReplicate();
+  void BecomeSnapshot() {
+    state_ = State::kSnapshot;
+    inflight_.clear();
+  }
 
   // Liveness, for check-quorum and /status.
   void Heard(uint64_t now_ns) {
@@ -48,6 +52,8 @@ class Progress {
 
   // The highest read-index round this follower has answered.
   uint64_t read_ack = 0;
+  // After a failed snapshot transfer, none is tried again before this time.
+  uint64_t snapshot_retry_at_ns = 0;
 
  private:
   uint64_t match_ = 0;

@@ -18,12 +18,27 @@ const Entry& RaftLog::at(uint64_t index) const {
 void RaftLog::Append(Entry e) {
   RKV_ASSERT(e.index == last_index() + 1);
   RKV_ASSERT(e.term >= last_term());
+  bytes_ += e.data.size();
   entries_.push_back(std::move(e));
 }
 
 void RaftLog::TruncateFrom(uint64_t index) {
   RKV_ASSERT(index > snapshot_.index);
-  while (last_index() >= index && !entries_.empty()) entries_.pop_back();
+  while (last_index() >= index && !entries_.empty()) {
+    bytes_ -= entries_.back().data.size();
+    entries_.pop_back();
+  }
+}
+
+void RaftLog::CompactTo(uint64_t index) {
+  if (index <= snapshot_.index) return;
+  RKV_ASSERT(index <= last_index());
+  uint64_t t = term(index);
+  while (!entries_.empty() && entries_.front().index <= index) {
+    bytes_ -= entries_.front().data.size();
+    entries_.pop_front();
+  }
+  snapshot_ = LogPosition{t, index};
 }
 
 std::vector<Entry> RaftLog::Slice(uint64_t from, uint64_t to, size_t max_count,

@@ -30,6 +30,10 @@ class RaftLog {
   void Append(Entry e);
   // Removes entries with index >= `index`.
   void TruncateFrom(uint64_t index);
+  // Forgets entries with index <= `index` (they are in a snapshot now).
+  void CompactTo(uint64_t index);
+  size_t size() const { return entries_.size(); }
+  uint64_t bytes() const { return bytes_; }
   // Entries [from, to] (inclusive), at most max_count and max_bytes (always at
   // least one when the range is not empty).
   std::vector<Entry> Slice(uint64_t from, uint64_t to, size_t max_count, size_t max_bytes) const;
@@ -45,6 +49,7 @@ class RaftLog {
  private:
   LogPosition snapshot_;
   std::deque<Entry> entries_;
+  uint64_t bytes_ = 0;  // data bytes of entries_
 };
 
 }  // namespace rkv

@@ -11,15 +11,44 @@ namespace rkv {
 
 namespace {
 constexpr std::string_view kRolledBackKey = "rolled_back_writes";
+constexpr std::string_view kLogStartKey = "log_start";
+// Present while a snapshot is being imported: a node that finds it at start
+// holds half a state and starts over empty (the leader sends a new snapshot).
+constexpr std::string_view kInstallingKey = "snapshot_installing";
+
+std::string EncodePosition(LogPosition p) {
+  std::string v;
+  PutFixed64BE(&v, p.term);
+  PutFixed64BE(&v, p.index);
+  return v;
 }
+}  // namespace
 
 Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine,
                                                const CoreFactory& make_core) {
   std::unique_ptr<Replica> r(new Replica(host, engine));
+  std::string marker;
+  if (engine->Get(Cf::kMeta, kInstallingKey, &marker).ok()) {
+    WriteBatch wipe;
+    for (Cf cf : {Cf::kData, Cf::kLog, Cf::kUndo})
+      wipe.DeleteRange(cf, "", std::string(64, '\xff'));
+    for (const std::string& k : KvStore::SnapshotMetaKeys()) wipe.Delete(Cf::kMeta, k);
+    wipe.Delete(Cf::kMeta, kLogStartKey);
+    wipe.Delete(Cf::kMeta, kInstallingKey);
+    RKV_RETURN_IF_ERROR(engine->Write(wipe, true));
+  }
   RKV_RETURN_IF_ERROR(r->store_.Load());
   CoreRecovery recovery;
   RKV_RETURN_IF_ERROR(LoadCoreState(engine, &recovery));
   recovery.applied = r->store_.applied();
+  recovery.membership = r->store_.membership();
+  std::string start;
+  if (engine->Get(Cf::kMeta, kLogStartKey, &start).ok()) {
+    std::string_view in = start;
+    GetFixed64BE(&in, &recovery.log_start.term);
+    GetFixed64BE(&in, &recovery.log_start.index);
+    r->log_first_index_ = recovery.log_start.index + 1;
+  }
   if (!recovery.log.empty()) r->log_first_index_ = recovery.log.front().index;
   // Undo records of entries applied before they were committed.
   auto it = engine->NewIterator(Cf::kUndo);
@@ -39,22 +68,115 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
 }
 
 void Replica::Tick(uint64_t now_ns) {
+  if (installing_) return;
   core_->Tick(now_ns);
   Drain();
 }
 
 void Replica::Step(const Message& m) {
+  if (installing_) return;  // lost, as on a network: the protocol retries
   core_->Step(m);
   Drain();
 }
 
 void Replica::Propose(Request r) {
+  if (installing_) {
+    RequestOutcome o;
+    o.kind = RequestOutcome::Kind::kFailed;
+    o.status = Status::TryAgain("this node is installing a snapshot; retry");
+    host_->OnOutcome(r.id, std::move(o));
+    return;
+  }
   core_->Propose(std::move(r));
   Drain();
 }
 
+void Replica::SnapshotDone(NodeId to, bool ok) {
+  core_->ReportSnapshot(to, ok);
+  Drain();
+}
+
+void Replica::RecordReplaced(const std::vector<Entry>& entries) {
+  RollbackBatch batch;
+  std::vector<Argv> commands;
+  for (const Entry& e : entries) {
+    if (e.kind != EntryKind::kCommand && e.kind != EntryKind::kBarrier) continue;
+    auto u = undo_.find(e.index);
+    if (!DecodeCommands(e.data, &commands)) continue;
+    for (const Argv& argv : commands)
+      for (WrittenKey& w : WrittenKeys(argv))
+        batch.records.push_back({std::move(w.key),
+                                 std::move(w.argument),
+                                 {argv.begin(), argv.end()},
+                                 u != undo_.end(),
+                                 e.term,
+                                 e.index,
+                                 u != undo_.end() ? u->second.time_ms : 0,
+                                 e.origin,
+                                 e.request_id});
+    ++batch.entries;
+    if (u != undo_.end()) ++batch.applied_entries;
+  }
+  if (batch.entries == 0) return;
+  batch.term = batch.records.empty() ? entries.front().term : batch.records.front().term;
+  batch.first_index = entries.front().index;
+  rolled_back_writes_ += batch.entries;
+  Status s = host_->RecordRollback(batch);
+  if (!s.ok()) host_->OnFatal(s);
+}
+
+void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
+  if (installing_) return;
+  SnapshotMeta meta;
+  for (const auto& [k, v] : image.meta) {
+    if (k == KvStore::StateMetaKey()) KvStore::DecodeApplied(v, &meta.position);
+    if (k == "membership") meta.membership = v;
+  }
+  if (meta.position.index <= status().commit_index) return;  // stale: nothing to do
+  // What this node held above its commit is replaced wholesale; under async
+  // some of it may have been acknowledged, so it is recorded first.
+  RecordReplaced(core_->UncommittedEntries());
+  installing_ = true;
+  std::string count;
+  PutFixed64BE(&count, rolled_back_writes_);
+  Engine* engine = engine_;
+  auto img = std::make_shared<SnapshotImage>(std::move(image));
+  host_->SubmitTask(
+      [engine, img, meta, count]() -> Status {
+        WriteBatch mark;
+        mark.Put(Cf::kMeta, kInstallingKey, "1");
+        RKV_RETURN_IF_ERROR(engine->Write(mark, true));
+        RKV_RETURN_IF_ERROR(engine->ImportSnapshot(*img));
+        WriteBatch done;
+        done.Put(Cf::kMeta, kLogStartKey, EncodePosition(meta.position));
+        done.Put(Cf::kMeta, kRolledBackKey, count);
+        done.Delete(Cf::kMeta, kInstallingKey);
+        return engine->Write(done, true);
+      },
+      [this, from, term, meta](const Status& s) { FinishInstall(from, term, meta, s); });
+}
+
+void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, const Status& s) {
+  if (!s.ok()) {
+    host_->OnFatal(s);
+    return;
+  }
+  Status ls = store_.Load();
+  if (!ls.ok()) {
+    host_->OnFatal(ls);
+    return;
+  }
+  undo_.clear();
+  log_first_index_ = meta.position.index + 1;
+  installing_ = false;
+  core_->InstallSnapshot(from, term, meta);
+  Drain();
+}
+
 void Replica::Drain() {
-  if (draining_) return;  // a callback made synchronously by the host
+  // Not while a snapshot is imported: writes made now would land after the
+  // import and clobber it. The core's effects wait (FinishInstall drains).
+  if (draining_ || installing_) return;
   draining_ = true;
   while (core_->HasReady()) Process(core_->TakeReady());
   draining_ = false;
@@ -114,11 +236,15 @@ void Replica::Process(Ready rd) {
     o.status = std::move(f.status);
     host_->OnOutcome(f.request_id, std::move(o));
   }
-  FlushStoreWrites(rd.compact_upto);
+  if (rd.membership) host_->OnMembership(*rd.membership);
+  for (NodeId to : rd.send_snapshot_to)
+    host_->SendSnapshot(to, status().term, engine_->PinSnapshot());
+  FlushStoreWrites(rd.compact_to);
 }
 
 void Replica::Apply(ApplyItem& item) {
   const Entry& e = item.entry;
+  RKV_ASSERT_MSG(e.index == store_.applied().index + 1, "entries are applied in order, once");
   if (item.speculative) store_.BeginUndo();
   ApplyEntry(&store_, e, &replies_scratch_);
   if (item.speculative) {
@@ -228,23 +354,24 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
   if (!s.ok()) host_->OnFatal(s);
 }
 
-void Replica::FlushStoreWrites(const std::optional<uint64_t>& compact_upto) {
+void Replica::FlushStoreWrites(const std::optional<LogPosition>& compact_to) {
   WriteBatch batch;
   uint64_t seq = 0;
   bool has_store_writes = store_.TakeWrites(&batch, &seq);
   // Log entries may go once the state they produced is written: this batch
   // carries both, atomically.
-  if (compact_upto && *compact_upto >= log_first_index_) {
+  if (compact_to && compact_to->index >= log_first_index_) {
+    uint64_t upto = compact_to->index;
     // Point deletes for the usual handful of entries; a range delete for many
     // (range tombstones are costly when frequent).
     constexpr uint64_t kPointDeletesMax = 1024;
-    if (*compact_upto - log_first_index_ < kPointDeletesMax) {
-      for (uint64_t i = log_first_index_; i <= *compact_upto; ++i)
-        batch.Delete(Cf::kLog, LogKey(i));
+    if (upto - log_first_index_ < kPointDeletesMax) {
+      for (uint64_t i = log_first_index_; i <= upto; ++i) batch.Delete(Cf::kLog, LogKey(i));
     } else {
-      AddLogCompaction(*compact_upto, &batch);
+      AddLogCompaction(upto, &batch);
     }
-    log_first_index_ = *compact_upto + 1;
+    batch.Put(Cf::kMeta, kLogStartKey, EncodePosition(*compact_to));
+    log_first_index_ = upto + 1;
   }
   if (batch.empty()) return;
   ++writes_in_flight_;

@@ -14,6 +14,7 @@
 #include "kv/kv_store.h"
 #include "kv/reply.h"
 #include "storage/engine.h"
+#include "storage/log_store.h"
 
 namespace rkv {
 
@@ -66,6 +67,16 @@ class ReplicaHost {
   virtual uint64_t WallClockMs() = 0;
   // A storage write failed: the replica cannot continue safely.
   virtual void OnFatal(const Status& status) = 0;
+
+  // Single leader. Runs `task` after every write submitted before it and
+  // before any submitted after (the storage order); `done` runs on the driver
+  // thread.
+  virtual void SubmitTask(std::function<Status()> task,
+                          std::function<void(const Status&)> done) = 0;
+  // Export the pinned state and stream it to `to`; call Replica::SnapshotDone.
+  virtual void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) = 0;
+  // The membership changed (encoded leader/membership.h).
+  virtual void OnMembership(const std::string& encoded) = 0;
 };
 
 class Replica {
@@ -79,6 +90,12 @@ class Replica {
   void Tick(uint64_t now_ns);
   void Step(const Message& m);
   void Propose(Request r);
+
+  // Snapshots: the host finished (or failed) sending one; the host received
+  // one whole (it takes the image's files).
+  void SnapshotDone(NodeId to, bool ok);
+  void InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image);
+  bool installing_snapshot() const { return installing_; }
 
   KvStore& store() { return store_; }
   CoreStatus status() const { return core_->GetStatus(); }
@@ -105,13 +122,16 @@ class Replica {
   void Process(Ready rd);
   void RollBack(const std::optional<LogPosition>& to, const std::vector<Entry>& discarded);
   void Apply(ApplyItem& item);
-  void FlushStoreWrites(const std::optional<uint64_t>& compact_upto);
+  void FlushStoreWrites(const std::optional<LogPosition>& compact_to);
+  void RecordReplaced(const std::vector<Entry>& entries);
+  void FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, const Status& s);
 
   ReplicaHost* host_;
   Engine* engine_;
   KvStore store_;
   std::unique_ptr<ReplicaCore> core_;
   bool draining_ = false;
+  bool installing_ = false;  // a snapshot is being imported: inputs wait
   uint64_t writes_in_flight_ = 0;
   uint64_t log_first_index_ = 1;  // no stored log entry is below this
   uint64_t rolled_back_writes_ = 0;

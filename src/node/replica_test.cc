@@ -28,6 +28,11 @@ class FakeHost : public ReplicaHost {
     return Status::Ok();
   }
   uint64_t WallClockMs() override { return 1; }
+  void SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) override {
+    done(task());
+  }
+  void SendSnapshot(NodeId, uint64_t, std::shared_ptr<const void>) override {}
+  void OnMembership(const std::string&) override {}
   std::vector<RollbackBatch> rollbacks;
   // Completes the oldest pending write.
   bool CompleteOne() {

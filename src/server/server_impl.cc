@@ -374,6 +374,24 @@ void ServerImpl::SubmitWrite(WriteBatch batch, bool sync, std::function<void(con
   });
 }
 
+void ServerImpl::SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) {
+  writer_->SubmitTask(std::move(task), [this, done = std::move(done)](const Status& s) mutable {
+    asio::post(io_, [done = std::move(done), s] { done(s); });
+  });
+}
+
+void ServerImpl::SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) {
+  // Streaming lands with the snapshot transfer; until then the follower is
+  // reported as not served, and the leader retries later.
+  (void)term;
+  (void)pin;
+  asio::post(io_, [this, to] {
+    if (replica_) replica_->SnapshotDone(to, false);
+  });
+}
+
+void ServerImpl::OnMembership(const std::string& encoded) { (void)encoded; }
+
 void ServerImpl::Send(Message m) {
   if (transport_) transport_->Send(std::move(m));
 }

@@ -42,6 +42,9 @@ class ServerImpl final : public ReplicaHost {
   void OnFatal(const Status& status) override;
   Status RecordRollback(const RollbackBatch& batch) override;
   uint64_t WallClockMs() override { return WallNowMs(); }
+  void SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) override;
+  void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
+  void OnMembership(const std::string& encoded) override;
 
   // --- for client connections (loop thread) ---
   // Proposes a request on behalf of a connection's slot.

@@ -76,7 +76,8 @@ std::string FaultsName(uint32_t faults) {
 
 bool LossAllowed(const SimConfig& c) {
   if (c.mutations.any()) return false;
-  return c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4);
+  return c.acks == AcksPolicy::kAsync ||
+         (c.acks == AcksPolicy::kOne && (c.nodes >= 4 || c.membership));
 }
 
 std::string ReproduceCommand(const SimConfig& c) {
@@ -92,6 +93,7 @@ std::string ReproduceCommand(const SimConfig& c) {
   if (c.mutations.vote_without_log_check) s += " --mutation vote-without-log-check";
   if (c.mutations.apply_before_commit) s += " --mutation apply-before-commit";
   if (c.mutations.read_without_quorum) s += " --mutation read-without-quorum";
+  if (c.membership) s += " --membership";
   return s;
 }
 
@@ -132,6 +134,9 @@ class NodeHost final : public ReplicaHost {
   Status RecordRollback(const RollbackBatch& batch) override;
   uint64_t WallClockMs() override;
   void OnFatal(const Status& status) override;
+  void SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) override;
+  void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
+  void OnMembership(const std::string&) override {}
 
  private:
   Simulation* sim_;
@@ -154,6 +159,8 @@ struct SimNode {
   std::vector<RollbackBatch> rollbacks;                     // durable
   uint64_t checked_commit = 0;    // commit-safety monitor, per incarnation
   std::deque<SimEvent> deferred;  // events that arrived while paused, in order
+  bool joining = false;           // started empty and asked to join
+  bool removed = false;           // no longer a member
   LeaderCore* core() { return replica ? dynamic_cast<LeaderCore*>(&replica->core()) : nullptr; }
 };
 
@@ -164,6 +171,8 @@ class Simulation {
 
   // For NodeHost.
   void DiskWrite(SimNode* n, WriteBatch batch, bool sync, std::function<void(const Status&)> done);
+  void DiskTask(SimNode* n, std::function<Status()> task, std::function<void(const Status&)> done);
+  void SnapshotTransfer(SimNode* from, NodeId to, uint64_t term, std::shared_ptr<const void> pin);
   void NetSend(Message m);
   void Outcome(SimNode* n, uint64_t request_id, RequestOutcome o);
   uint64_t now() const { return now_; }
@@ -198,6 +207,11 @@ class Simulation {
   bool WorkloadDone() const;
 
   bool Converged();
+  // Members as the current leader (or the most recent term) knows them.
+  std::vector<int> Members();
+  void AddNode();
+  void JoinLoop(SimNode& n);
+  void RemoveNode();
 
   SimConfig c_;
   Rng rng_;
@@ -242,6 +256,12 @@ Status NodeHost::RecordRollback(const RollbackBatch& b) {
   return Status::Ok();
 }
 uint64_t NodeHost::WallClockMs() { return (sim_->now() + 1700000000ULL * kSec) / kMs; }
+void NodeHost::SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) {
+  sim_->DiskTask(node_, std::move(task), std::move(done));
+}
+void NodeHost::SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) {
+  sim_->SnapshotTransfer(node_, to, term, std::move(pin));
+}
 void NodeHost::OnFatal(const Status& s) {
   sim_->Violation("node " + std::to_string(node_->id) + ": " + s.ToString());
 }
@@ -305,7 +325,11 @@ void Simulation::StartNode(SimNode& n) {
   n.checked_commit = 0;
   LeaderOptions o;
   o.id = static_cast<NodeId>(n.id + 1);
-  for (int i = 0; i < c_.nodes; ++i) o.voters.push_back(static_cast<NodeId>(i + 1));
+  if (!n.joining)
+    for (int i = 0; i < c_.nodes; ++i) o.voters.push_back(static_cast<NodeId>(i + 1));
+  o.log_compact_entries = c_.log_compact_entries;
+  o.log_keep_entries = c_.log_keep_entries;
+  o.snapshot_lag_entries = c_.snapshot_lag_entries;
   o.acks = c_.acks;
   o.sync = c_.durability_sync;
   o.election_timeout_ns = kElectionTimeout;
@@ -327,6 +351,110 @@ void Simulation::StartNode(SimNode& n) {
   }
   n.replica = std::move(replica.value());
   ScheduleTick(n);
+}
+
+void Simulation::DiskTask(SimNode* n, std::function<Status()> task,
+                          std::function<void(const Status&)> done) {
+  uint64_t at = std::max(now_, n->disk_free_at) + rng_.Range(200 * kUs, 2 * kMs);
+  n->disk_free_at = at;
+  auto t = std::make_shared<std::function<Status()>>(std::move(task));
+  auto d = std::make_shared<std::function<void(const Status&)>>(std::move(done));
+  At(at, n->id, true, [t, d] { (*d)((*t)()); });
+}
+
+void Simulation::SnapshotTransfer(SimNode* from, NodeId to, uint64_t term,
+                                  std::shared_ptr<const void> pin) {
+  ++result_.stats.snapshots_sent;
+  auto image = from->engine->ExportSnapshot(pin, KvStore::SnapshotMetaKeys(), "");
+  int dst = static_cast<int>(to) - 1;
+  if (!image.ok() || dst < 0 || dst >= static_cast<int>(nodes_.size())) return;
+  auto img = std::make_shared<SnapshotImage>(std::move(image.value()));
+  // Streamed in chunks: takes time, and fails if the link is cut or either
+  // side goes away meanwhile; the leader then tries again.
+  uint64_t duration = 2 * kMs + img->bytes * kSec / (100ULL << 20);
+  uint64_t inc = from->incarnation;
+  NodeId src = static_cast<NodeId>(from->id + 1);
+  // A global event: whatever happened to either side, the sender hears back.
+  At(now_ + duration, -1, false, [this, from, dst, inc, src, term, img] {
+    SimNode& d = *nodes_[dst];
+    bool ok = !LinkCut(from->id, dst) && !LinkCut(dst, from->id) && d.replica &&
+              d.paused_until <= now_ && d.deferred.empty() && from->incarnation == inc &&
+              (!faults_active_ || !rng_.Chance(p_loss_ * 5));
+    if (ok) {
+      ++result_.stats.snapshots_installed;
+      d.replica->InstallSnapshot(src, term, *img);
+    }
+    At(now_ + base_delay_, from->id, true, [from, dst, ok] {
+      if (from->replica) from->replica->SnapshotDone(static_cast<NodeId>(dst + 1), ok);
+    });
+  });
+}
+
+std::vector<int> Simulation::Members() {
+  LeaderCore* best = nullptr;
+  for (auto& n : nodes_) {
+    LeaderCore* c = n->core();
+    if (!c || c->membership().empty()) continue;
+    if (!best || c->role() == Role::kLeader || c->term() > best->term()) {
+      if (!best || best->role() != Role::kLeader || c->term() > best->term()) best = c;
+    }
+  }
+  std::vector<int> out;
+  if (!best) {
+    for (auto& n : nodes_)
+      if (!n->joining) out.push_back(n->id);
+    return out;
+  }
+  for (const Member& m : best->membership().members()) out.push_back(static_cast<int>(m.id) - 1);
+  return out;
+}
+
+void Simulation::AddNode() {
+  auto n = std::make_unique<SimNode>();
+  n->id = static_cast<int>(nodes_.size());
+  n->joining = true;
+  n->engine = std::make_unique<MemoryEngine>(/*track_unsynced=*/true);
+  n->host = std::make_unique<NodeHost>(this, n.get());
+  nodes_.push_back(std::move(n));
+  ++result_.stats.joins;
+  StartNode(*nodes_.back());
+  JoinLoop(*nodes_.back());
+}
+
+void Simulation::JoinLoop(SimNode& n) {
+  // The joining node asks a member, again and again, until it is one.
+  LeaderCore* c = n.core();
+  if (c && c->membership().IsMember(static_cast<NodeId>(n.id + 1))) return;
+  if (c && !n.removed) {
+    std::vector<int> members = Members();
+    if (!members.empty()) {
+      Message m;
+      m.type = MsgType::kJoin;
+      m.from = static_cast<NodeId>(n.id + 1);
+      m.to = static_cast<NodeId>(members[rng_.Below(members.size())] + 1);
+      m.context = m.from;
+      m.data = "sim-node-" + std::to_string(m.from);
+      NetSend(std::move(m));
+    }
+  }
+  At(now_ + 300 * kMs, n.id, false, [this, &n] { JoinLoop(n); });
+}
+
+void Simulation::RemoveNode() {
+  std::vector<int> members = Members();
+  LeaderCore* leader = nullptr;
+  int leader_id = -1;
+  for (auto& n : nodes_)
+    if (n->core() && n->core()->role() == Role::kLeader) leader = n->core(), leader_id = n->id;
+  if (!leader || leader->membership().voter_count() <= 3) return;
+  std::vector<NodeId> voters = leader->membership().Voters();
+  NodeId victim = voters[rng_.Below(voters.size())];
+  ++result_.stats.removals;
+  Request r;
+  r.id = (nodes_[leader_id]->incarnation << 32) | ++nodes_[leader_id]->request_counter;
+  r.kind = RequestKind::kRemoveMember;
+  r.data = std::to_string(victim);
+  nodes_[leader_id]->replica->Propose(std::move(r));
 }
 
 void Simulation::CrashNode(SimNode& n) {
@@ -392,7 +520,7 @@ void Simulation::DiskWrite(SimNode* n, WriteBatch batch, bool sync,
 void Simulation::NetSend(Message m) {
   ++result_.stats.messages;
   int from = static_cast<int>(m.from) - 1, to = static_cast<int>(m.to) - 1;
-  if (to < 0 || to >= c_.nodes) return;
+  if (to < 0 || to >= static_cast<int>(nodes_.size())) return;
   bool faulty = faults_active_;
   if (LinkCut(from, to) || (faulty && rng_.Chance(p_loss_))) {
     ++result_.stats.dropped;
@@ -416,42 +544,57 @@ void Simulation::Nemesis() {
   std::vector<uint32_t> kinds;
   for (uint32_t k : {kFaultPartition, kFaultCrash, kFaultPause})
     if (c_.faults & k) kinds.push_back(k);
+  constexpr uint32_t kMembership = 1u << 20;
+  if (c_.membership) kinds.push_back(kMembership);
   if (kinds.empty()) return;
   uint32_t kind = kinds[rng_.Below(kinds.size())];
+  if (kind == kMembership) {
+    size_t voters = 0;
+    for (auto& n : nodes_)
+      if (n->core() && n->core()->role() == Role::kLeader)
+        voters = n->core()->membership().voter_count();
+    if (voters > 0 && (voters <= 3 || (voters < 5 && rng_.Chance(0.5))) && nodes_.size() < 9)
+      AddNode();
+    else
+      RemoveNode();
+    At(now_ + rng_.Range(300, 2000) * kMs, -1, false, [this] { Nemesis(); });
+    return;
+  }
   uint64_t duration = rng_.Range(200, 4000) * kMs;
+  const int total = static_cast<int>(nodes_.size());
   if (kind == kFaultPartition) {
     ++result_.stats.partitions;
-    std::vector<int> ids(c_.nodes);
-    for (int i = 0; i < c_.nodes; ++i) ids[i] = i;
-    for (int i = c_.nodes - 1; i > 0; --i) std::swap(ids[i], ids[rng_.Below(i + 1)]);
+    std::vector<int> ids(total);
+    for (int i = 0; i < total; ++i) ids[i] = i;
+    for (int i = total - 1; i > 0; --i) std::swap(ids[i], ids[rng_.Below(i + 1)]);
     std::vector<std::pair<int, int>> links;
     switch (rng_.Below(5)) {
       case 0:  // isolate one node
-        for (int j = 0; j < c_.nodes; ++j)
+        for (int j = 0; j < total; ++j)
           if (j != ids[0]) links.insert(links.end(), {{ids[0], j}, {j, ids[0]}});
         break;
       case 1: {  // majority / minority
-        int split = c_.nodes / 2;
+        int split = total / 2;
         for (int a = 0; a < split; ++a)
-          for (int b = split; b < c_.nodes; ++b)
+          for (int b = split; b < total; ++b)
             links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
         break;
       }
       case 2:  // one-way: a node can send but not receive
-        for (int j = 0; j < c_.nodes; ++j)
+        for (int j = 0; j < total; ++j)
           if (j != ids[0]) links.push_back({j, ids[0]});
         break;
       case 3: {  // bridge: two halves that only ids[0] connects
-        int half = (c_.nodes - 1) / 2;
+        int half = (total - 1) / 2;
         for (int a = 1; a <= half; ++a)
-          for (int b = half + 1; b < c_.nodes; ++b)
+          for (int b = half + 1; b < total; ++b)
             links.insert(links.end(), {{ids[a], ids[b]}, {ids[b], ids[a]}});
         break;
       }
       default: {  // swizzle: cut links one by one, restore them in random order
         std::vector<std::pair<int, int>> all;
-        for (int a = 0; a < c_.nodes; ++a)
-          for (int b = 0; b < c_.nodes; ++b)
+        for (int a = 0; a < total; ++a)
+          for (int b = 0; b < total; ++b)
             if (a != b) all.push_back({a, b});
         for (size_t i = all.size() - 1; i > 0; --i) std::swap(all[i], all[rng_.Below(i + 1)]);
         all.resize(rng_.Range(1, all.size()));
@@ -485,7 +628,7 @@ void Simulation::Nemesis() {
     }
   } else if (kind == kFaultPause) {
     ++result_.stats.pauses;
-    SimNode& n = *nodes_[rng_.Below(c_.nodes)];
+    SimNode& n = *nodes_[rng_.Below(nodes_.size())];
     n.paused_until = std::max(n.paused_until, now_ + rng_.Range(100, 3000) * kMs);
   }
   At(now_ + rng_.Range(300, 2000) * kMs, -1, false, [this] { Nemesis(); });
@@ -496,7 +639,7 @@ void Simulation::Heal() {
   cut_.clear();
   for (auto& n : nodes_) {
     n->paused_until = 0;
-    if (!n->up) StartNode(*n);
+    if (!n->up && !n->removed) StartNode(*n);
   }
 }
 
@@ -521,8 +664,8 @@ void Simulation::Issue(size_t slot) {
     return;
   }
   std::vector<int> up;
-  for (auto& n : nodes_)
-    if (n->replica) up.push_back(n->id);
+  for (int id : Members())
+    if (nodes_[id]->replica) up.push_back(id);
   if (up.empty()) {
     At(now_ + 10 * kMs, -1, false, [this, slot] { Issue(slot); });
     return;
@@ -673,13 +816,14 @@ bool Simulation::Converged() {
   LeaderCore* leader = nullptr;
   for (auto& n : nodes_) {
     LeaderCore* c = n->core();
-    if (!c) return false;
-    if (c->role() == Role::kLeader) leader = c;
+    if (c && c->role() == Role::kLeader) leader = c;
   }
   if (!leader || leader->log().term(leader->commit()) != leader->term()) return false;
   std::string digest;
-  for (auto& n : nodes_) {
+  for (int id : Members()) {
+    SimNode* n = nodes_[id].get();
     LeaderCore* c = n->core();
+    if (!c) return false;
     if (c->term() != leader->term() || c->applied() != leader->log().last_index() ||
         c->log().last_index() != leader->log().last_index())
       return false;
@@ -740,13 +884,16 @@ SimResult Simulation::Run() {
     Violation("no convergence within " + std::to_string(kHealDeadline / kSec) +
               " virtual seconds of healing");
     for (auto& n : nodes_)
-      Violation("  " + (n->core() ? n->core()->DebugString()
-                                  : "node " + std::to_string(n->id + 1) + " down"));
+      Violation(
+          "  " +
+          std::string(n->replica && n->replica->installing_snapshot() ? "(installing) " : "") +
+          (n->core() ? n->core()->DebugString() : "node " + std::to_string(n->id + 1) + " down"));
   }
   result_.stats.virtual_ns = now_;
 
-  // Final state of every replica, and what each rolled back.
-  for (auto& n : nodes_) {
+  // Final state of every member's replica, and what each node rolled back.
+  for (int id : Members()) {
+    SimNode* n = nodes_[id].get();
     for (int k = 0; k < c_.keys; ++k) {
       Event f;
       f.type = EventType::kFinal;

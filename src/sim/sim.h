@@ -40,6 +40,13 @@ struct SimConfig {
   uint32_t faults = 0;
   Mutations mutations;
   bool durability_sync = true;
+  // Membership changes under faults: nodes join (as learners, then promoted)
+  // and are removed, keeping 3 to 5 voters.
+  bool membership = false;
+  // Log compaction, small so that snapshots happen in every run.
+  uint64_t log_compact_entries = 150;
+  uint64_t log_keep_entries = 20;
+  uint64_t snapshot_lag_entries = 100;
 };
 
 struct SimStats {
@@ -48,6 +55,8 @@ struct SimStats {
   uint64_t crashes = 0, partitions = 0, pauses = 0;
   uint64_t leaders_elected = 0, max_term = 0;
   uint64_t rolled_back = 0;
+  uint64_t snapshots_sent = 0, snapshots_installed = 0, compactions = 0;
+  uint64_t joins = 0, removals = 0;
   uint64_t virtual_ns = 0;
   uint64_t events = 0;
   uint64_t heal_ns = 0;  // virtual time from healing to convergence

@@ -60,6 +60,8 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_option("--history", history, "write the history (JSON lines) here");
   app.add_option("--mutation", mutations, "break the protocol on purpose (test only)");
   app.add_flag("--verbose", verbose, "print every check's details");
+  app.add_flag("--membership", c.membership,
+               "change membership under faults: nodes join (learner, then voter) and are removed");
   (void)seed_opt;
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -128,6 +130,12 @@ int RunSimCommand(const std::vector<std::string>& args) {
           (unsigned long long)r.stats.messages, (unsigned long long)r.stats.dropped,
           (unsigned long long)r.stats.duplicated, (unsigned long long)r.stats.crashes,
           (unsigned long long)r.stats.partitions, (unsigned long long)r.stats.pauses);
+      if (r.stats.snapshots_sent || r.stats.joins || r.stats.removals)
+        std::printf(
+            "  log: %llu snapshots sent, %llu installed; membership: %llu joins, %llu removals\n",
+            (unsigned long long)r.stats.snapshots_sent,
+            (unsigned long long)r.stats.snapshots_installed, (unsigned long long)r.stats.joins,
+            (unsigned long long)r.stats.removals);
       std::printf(
           "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
           r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);

@@ -19,7 +19,7 @@ StandaloneCore::StandaloneCore(const Options& options, CoreRecovery recovery) : 
     applied_index_ = e.index;
     ready_.apply.push_back({std::move(e), 0});
   }
-  if (applied_index_ > 0) ready_.compact_upto = applied_index_;
+  if (applied_index_ > 0) ready_.compact_to = LogPosition{kTerm, applied_index_};
 }
 
 void StandaloneCore::Propose(Request r) {
@@ -51,7 +51,7 @@ void StandaloneCore::Persisted(LogPosition pos) {
     applied_index_ = e.index;
     ready_.apply.push_back({std::move(e), id});
   }
-  ready_.compact_upto = applied_index_;
+  ready_.compact_to = LogPosition{kTerm, applied_index_};
 }
 
 Ready StandaloneCore::TakeReady() {

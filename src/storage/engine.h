@@ -58,6 +58,17 @@ class Iterator {
   virtual Status status() const = 0;
 };
 
+// A consistent copy of the applied state for a snapshot: the data column
+// family (as SST files, or encoded inline for the memory engine) and selected
+// metadata records, all as of one instant. Never the node's own term, vote or
+// identity.
+struct SnapshotImage {
+  std::vector<std::pair<std::string, std::string>> meta;  // meta column family records
+  std::vector<std::string> files;  // paths of SST files holding the data column family
+  std::string inline_data;         // memory engine: the data column family, encoded
+  uint64_t bytes = 0;              // total size of files and inline data
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -72,6 +83,20 @@ class Engine {
   // Approximate bytes used on disk (or in memory) by all column families.
   virtual uint64_t ApproximateBytes() = 0;
   virtual std::string_view name() const = 0;
+
+  // Pins the current state (cheap; call it where the state is known to be
+  // the one wanted). The pin keeps that state readable until released.
+  virtual std::shared_ptr<const void> PinSnapshot() = 0;
+  // Writes the pinned state's data column family and the meta records named
+  // in `meta_keys` (absent ones are skipped) into `dir` (created; the memory
+  // engine keeps it inline instead). May run on any thread.
+  virtual Result<SnapshotImage> ExportSnapshot(const std::shared_ptr<const void>& pin,
+                                               const std::vector<std::string>& meta_keys,
+                                               const std::string& dir) = 0;
+  // Replaces the data column family with the image's, writes its meta records
+  // and empties the log and undo column families. Files are moved, not copied.
+  // Not atomic: callers mark an install in progress (see node/replica.cc).
+  virtual Status ImportSnapshot(const SnapshotImage& image) = 0;
 };
 
 struct EngineOptions {

@@ -27,6 +27,14 @@ void GroupCommitWriter::Submit(WriteBatch batch, bool sync, Done done) {
   cv_.notify_one();
 }
 
+void GroupCommitWriter::SubmitTask(std::function<Status()> task, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back({WriteBatch(), false, std::move(done), std::move(task)});
+  }
+  cv_.notify_one();
+}
+
 GroupCommitStats GroupCommitWriter::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

@@ -37,6 +37,9 @@ class GroupCommitWriter {
   // Thread-safe. Batches are written in submission order; `done` runs on the
   // storage thread after the batch is written (and synced, if `sync`).
   void Submit(WriteBatch batch, bool sync, Done done);
+  // Runs `task` on the storage thread after everything submitted before it
+  // and before anything submitted after; `done` gets its status.
+  void SubmitTask(std::function<Status()> task, Done done);
 
   GroupCommitStats stats() const;
   size_t queued() const;
@@ -46,6 +49,7 @@ class GroupCommitWriter {
     WriteBatch batch;
     bool sync;
     Done done;
+    std::function<Status()> task;  // set: run alone, in order
   };
   void Run();
 

@@ -1,6 +1,7 @@
 #include "storage/memory_engine.h"
 
 #include "core/assert.h"
+#include "core/encoding.h"
 
 namespace rkv {
 
@@ -121,6 +122,50 @@ void MemoryEngine::Crash(size_t keep_unsynced) {
 size_t MemoryEngine::unsynced_batches() const {
   std::lock_guard lock(mu_);
   return unsynced_.size();
+}
+
+namespace {
+struct MemoryPin {
+  std::map<std::string, std::string, std::less<>> meta, data;
+};
+}  // namespace
+
+std::shared_ptr<const void> MemoryEngine::PinSnapshot() {
+  std::lock_guard lock(mu_);
+  auto pin = std::make_shared<MemoryPin>();
+  pin->meta = live_[static_cast<int>(Cf::kMeta)];
+  pin->data = live_[static_cast<int>(Cf::kData)];
+  return pin;
+}
+
+Result<SnapshotImage> MemoryEngine::ExportSnapshot(const std::shared_ptr<const void>& p,
+                                                   const std::vector<std::string>& meta_keys,
+                                                   const std::string&) {
+  const auto* pin = static_cast<const MemoryPin*>(p.get());
+  SnapshotImage image;
+  for (const std::string& k : meta_keys)
+    if (auto it = pin->meta.find(k); it != pin->meta.end()) image.meta.emplace_back(k, it->second);
+  for (const auto& [k, v] : pin->data) {
+    PutLengthPrefixed(&image.inline_data, k);
+    PutLengthPrefixed(&image.inline_data, v);
+  }
+  image.bytes = image.inline_data.size();
+  return image;
+}
+
+Status MemoryEngine::ImportSnapshot(const SnapshotImage& image) {
+  WriteBatch b;
+  for (Cf cf : {Cf::kData, Cf::kLog, Cf::kUndo})
+    b.DeleteRange(cf, std::string(), std::string(64, '\xff'));
+  std::string_view in = image.inline_data;
+  while (!in.empty()) {
+    std::string_view k, v;
+    if (!GetLengthPrefixed(&in, &k) || !GetLengthPrefixed(&in, &v))
+      return Status::Corruption("snapshot data is malformed");
+    b.Put(Cf::kData, k, v);
+  }
+  for (const auto& [k, v] : image.meta) b.Put(Cf::kMeta, k, v);
+  return Write(b, true);
 }
 
 std::unique_ptr<Engine> NewMemoryEngine() { return std::make_unique<MemoryEngine>(false); }

@@ -22,6 +22,11 @@ class MemoryEngine final : public Engine {
   std::unique_ptr<Iterator> NewIterator(Cf cf) override;
   uint64_t ApproximateBytes() override;
   std::string_view name() const override { return "memory"; }
+  std::shared_ptr<const void> PinSnapshot() override;
+  Result<SnapshotImage> ExportSnapshot(const std::shared_ptr<const void>& pin,
+                                       const std::vector<std::string>& meta_keys,
+                                       const std::string& dir) override;
+  Status ImportSnapshot(const SnapshotImage& image) override;
 
   // Simulates a crash: the state becomes the last synced state plus the first
   // `keep_unsynced` unsynced batches. Requires track_unsynced.

@@ -2,11 +2,13 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
 
+#include "core/status.h"
 #include "storage/engine.h"
 
 namespace rkv {
@@ -78,6 +80,7 @@ class RocksDbEngine final : public Engine {
     for (int i = 0; i < kCfCount; ++i)
       cfs.emplace_back(std::string(CfName(static_cast<Cf>(i))), cf_options);
 
+    options_ = options;
     rocksdb::DB* db = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::Status s = rocksdb::DB::Open(options, o.dir + "/db", cfs, &handles, &db);
@@ -136,11 +139,91 @@ class RocksDbEngine final : public Engine {
 
   std::string_view name() const override { return "rocksdb"; }
 
+  std::shared_ptr<const void> PinSnapshot() override {
+    rocksdb::DB* db = db_.get();
+    const rocksdb::Snapshot* snap = db->GetSnapshot();
+    // Released when the last user drops the pin (the engine outlives it).
+    return std::shared_ptr<const void>(snap, [db](const void* s) {
+      db->ReleaseSnapshot(static_cast<const rocksdb::Snapshot*>(s));
+    });
+  }
+
+  Result<SnapshotImage> ExportSnapshot(const std::shared_ptr<const void>& pin,
+                                       const std::vector<std::string>& meta_keys,
+                                       const std::string& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+    rocksdb::ReadOptions ro;
+    ro.snapshot = static_cast<const rocksdb::Snapshot*>(pin.get());
+    ro.fill_cache = false;
+    SnapshotImage image;
+    for (const std::string& k : meta_keys) {
+      std::string v;
+      rocksdb::Status s = db_->Get(ro, Handle(Cf::kMeta), k, &v);
+      if (s.ok())
+        image.meta.emplace_back(k, std::move(v));
+      else if (!s.IsNotFound())
+        return FromRocks(s);
+    }
+    // The data column family as SST files of at most ~64 MB each.
+    constexpr uint64_t kFileBytesMax = 64ULL << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, Handle(Cf::kData)));
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    uint64_t in_file = 0;
+    auto finish = [&]() -> Status {
+      if (!writer) return Status::Ok();
+      rocksdb::ExternalSstFileInfo info;
+      rocksdb::Status s = writer->Finish(&info);
+      writer.reset();
+      if (!s.ok()) return FromRocks(s);
+      image.bytes += info.file_size;
+      return Status::Ok();
+    };
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!writer) {
+        writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options_);
+        std::string path = dir + "/data-" + std::to_string(image.files.size()) + ".sst";
+        rocksdb::Status s = writer->Open(path);
+        if (!s.ok()) return FromRocks(s);
+        image.files.push_back(path);
+        in_file = 0;
+      }
+      rocksdb::Status s = writer->Put(it->key(), it->value());
+      if (!s.ok()) return FromRocks(s);
+      in_file += it->key().size() + it->value().size();
+      if (in_file >= kFileBytesMax) RKV_RETURN_IF_ERROR(finish());
+    }
+    RKV_RETURN_IF_ERROR(FromRocks(it->status()));
+    RKV_RETURN_IF_ERROR(finish());
+    return image;
+  }
+
+  Status ImportSnapshot(const SnapshotImage& image) override {
+    rocksdb::WriteBatch wb;
+    std::string lo, hi(64, '\xff');
+    for (Cf cf : {Cf::kData, Cf::kLog, Cf::kUndo})
+      RKV_RETURN_IF_ERROR(FromRocks(wb.DeleteRange(Handle(cf), lo, hi)));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb)));
+    if (!image.files.empty()) {
+      rocksdb::IngestExternalFileOptions io;
+      io.move_files = true;
+      RKV_RETURN_IF_ERROR(FromRocks(db_->IngestExternalFile(Handle(Cf::kData), image.files, io)));
+    }
+    rocksdb::WriteBatch meta;
+    for (const auto& [k, v] : image.meta)
+      RKV_RETURN_IF_ERROR(FromRocks(meta.Put(Handle(Cf::kMeta), k, v)));
+    return FromRocks(db_->Write(wo, &meta));
+  }
+
  private:
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) { return handles_[static_cast<int>(cf) + 1]; }
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is "default"
+  rocksdb::Options options_;
 };
 
 }  // namespace
