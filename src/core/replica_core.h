@@ -234,7 +234,8 @@ class ReplicaCore {
   // Snapshots (single leader): the driver installed, durably, a snapshot
   // `from` the leader of `term`; or finished sending one to `to`.
   virtual void InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta& meta) {}
-  virtual void ReportSnapshot(NodeId to, bool ok) {}
+  // `index` is the snapshot's log position (known on success).
+  virtual void ReportSnapshot(NodeId to, bool ok, uint64_t index) {}
   // Entries this node holds above its majority commit (a snapshot replaces them).
   virtual std::vector<Entry> UncommittedEntries() const { return {}; }
 };

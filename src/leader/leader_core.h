@@ -67,7 +67,7 @@ class LeaderCore final : public ReplicaCore {
   Ready TakeReady() override;
   CoreStatus GetStatus() const override;
   void InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta& meta) override;
-  void ReportSnapshot(NodeId to, bool ok) override;
+  void ReportSnapshot(NodeId to, bool ok, uint64_t index) override;
   std::vector<Entry> UncommittedEntries() const override;
 
   // For tests and the simulator's checks.

@@ -288,14 +288,14 @@ class Env {
         TestNode& dst = nodes_.at(to);
         if (cut_.count({id, to}) || !dst.core) {
           Print(p + " snapshot to " + std::to_string(to) + " failed");
-          t.core->ReportSnapshot(to, false);
+          t.core->ReportSnapshot(to, false, 0);
           continue;
         }
         Print(p + " send snapshot to " + std::to_string(to) + " at " + std::to_string(applied));
         dst.log.clear();
         dst.applied = applied;
         dst.core->InstallSnapshot(id, t.core->term(), meta);
-        t.core->ReportSnapshot(to, true);
+        t.core->ReportSnapshot(to, true, applied);
       }
       if (!rd.append.empty()) t.core->Persisted({rd.append.back().term, rd.append.back().index});
     }

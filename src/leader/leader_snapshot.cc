@@ -15,8 +15,10 @@ uint64_t LeaderCore::CompactionTarget() const {
   uint64_t target = std::min(applied_, stable_) - o_.log_keep_entries;
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
-      // A snapshot in flight must find the entries after it.
+      // A snapshot in flight, or installed but not yet acknowledged, must
+      // find the entries after it.
       if (pr.state() == Progress::State::kSnapshot) return 0;
+      if (pr.snapshot_index > pr.match()) target = std::min(target, pr.snapshot_index);
       bool connected = now_ <= pr.last_heard_ns() + o_.election_timeout_ns;
       bool close =
           log_.last_index() - std::min(pr.match(), log_.last_index()) <= o_.snapshot_lag_entries;
@@ -96,15 +98,22 @@ void LeaderCore::InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta&
   ServeReads();
 }
 
-void LeaderCore::ReportSnapshot(NodeId to, bool ok) {
+void LeaderCore::ReportSnapshot(NodeId to, bool ok, uint64_t index) {
   if (role_ != Role::kLeader) return;
   auto it = progress_.find(to);
   if (it == progress_.end() || it->second.state() != Progress::State::kSnapshot) return;
   // Either way, probe: on success the follower's acknowledgement of the
   // snapshot index moves it to replicate; on failure the probe finds the
   // entry still missing and asks for another snapshot.
-  it->second.BecomeProbe();
-  if (!ok) it->second.snapshot_retry_at_ns = now_ + o_.election_timeout_ns;
+  Progress& pr = it->second;
+  pr.BecomeProbe();
+  if (!ok) {
+    pr.snapshot_retry_at_ns = now_ + o_.election_timeout_ns;
+    return;
+  }
+  // Until it acknowledges the snapshot, the entries right after it must stay.
+  pr.snapshot_index = index;
+  pr.SkipTo(index + 1);
 }
 
 std::vector<Entry> LeaderCore::UncommittedEntries() const {

@@ -7,6 +7,7 @@
 //   snapshot:  the follower needs a snapshot (issue 5)
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -54,6 +55,10 @@ class Progress {
   uint64_t read_ack = 0;
   // After a failed snapshot transfer, none is tried again before this time.
   uint64_t snapshot_retry_at_ns = 0;
+  // The last snapshot it was sent (holds compaction until acknowledged).
+  uint64_t snapshot_index = 0;
+  // After a snapshot: its next entry is the one after the snapshot.
+  void SkipTo(uint64_t next) { next_ = std::max(next_, next); }
 
  private:
   uint64_t match_ = 0;

@@ -91,8 +91,8 @@ void Replica::Propose(Request r) {
   Drain();
 }
 
-void Replica::SnapshotDone(NodeId to, bool ok) {
-  core_->ReportSnapshot(to, ok);
+void Replica::SnapshotDone(NodeId to, bool ok, uint64_t index) {
+  core_->ReportSnapshot(to, ok, index);
   Drain();
 }
 
@@ -166,6 +166,10 @@ void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta
     host_->OnFatal(ls);
     return;
   }
+  if (store_.applied().index != meta.position.index)
+    host_->OnFatal(Status::Corruption("the installed snapshot's state is at " +
+                                      std::to_string(store_.applied().index) + ", expected " +
+                                      std::to_string(meta.position.index)));
   undo_.clear();
   log_first_index_ = meta.position.index + 1;
   installing_ = false;
@@ -244,7 +248,12 @@ void Replica::Process(Ready rd) {
 
 void Replica::Apply(ApplyItem& item) {
   const Entry& e = item.entry;
-  RKV_ASSERT_MSG(e.index == store_.applied().index + 1, "entries are applied in order, once");
+  if (e.index != store_.applied().index + 1) {
+    std::string why = "entry " + std::to_string(e.index) + " applied after " +
+                      std::to_string(store_.applied().index) +
+                      ": entries are applied in order, once";
+    RKV_ASSERT_MSG(false, why.c_str());
+  }
   if (item.speculative) store_.BeginUndo();
   ApplyEntry(&store_, e, &replies_scratch_);
   if (item.speculative) {

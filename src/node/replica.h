@@ -93,7 +93,7 @@ class Replica {
 
   // Snapshots: the host finished (or failed) sending one; the host received
   // one whole (it takes the image's files).
-  void SnapshotDone(NodeId to, bool ok);
+  void SnapshotDone(NodeId to, bool ok, uint64_t index);
   void InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image);
   bool installing_snapshot() const { return installing_; }
 

@@ -176,6 +176,20 @@ const std::vector<OptionDef>& Options() {
         UintSetter(&ServerConfig::heartbeat_ms, 1, 60000));
     add("request_timeout_ms", "how long a write waits for its acknowledgement (default 5000)",
         false, UintSetter(&ServerConfig::request_timeout_ms, 1, 3600000));
+    add("log_compact_entries",
+        "leader mode: compact the log when it holds more entries than this (default 100000)", false,
+        UintSetter(&ServerConfig::log_compact_entries, 10, 1000000000));
+    add("log_compact_bytes", "leader mode: ... or more bytes than this (default 268435456)", false,
+        UintSetter(&ServerConfig::log_compact_bytes, 1 << 16, 1ULL << 40));
+    add("log_keep_entries", "leader mode: entries kept after compaction (default 1000)", false,
+        UintSetter(&ServerConfig::log_keep_entries, 0, 1000000000));
+    add("snapshot_lag_entries",
+        "leader mode: a follower further behind than this no longer holds back compaction; it "
+        "gets a snapshot (default 50000)",
+        false, UintSetter(&ServerConfig::snapshot_lag_entries, 1, 1000000000));
+    add("snapshot_mb_per_sec",
+        "leader mode: bandwidth a snapshot transfer may use, MB/s (default 1024)", false,
+        UintSetter(&ServerConfig::snapshot_mb_per_sec, 1, 1000000));
     add("max_clients", "most client connections at once (default 10000)", false,
         UintSetter(&ServerConfig::max_clients, 1, 1000000));
     return d;
@@ -265,6 +279,10 @@ Status FinishServerConfig(ServerConfig* c) {
   if (c->mode == "leader") {
     if (c->peers.empty() && c->join.empty())
       return Status::Invalid("--peers: leader mode needs the members' peer addresses (or --join)");
+    if (!c->peers.empty() && !c->join.empty())
+      return Status::Invalid(
+          "--join: give either --peers (a new cluster) or --join (a new member "
+          "of an existing one), not both");
     if (!c->peers.empty() && c->join.empty() && c->peers.count(c->id) == 0)
       return Status::Invalid("--peers: must include this node's id " + std::to_string(c->id));
   }

@@ -41,6 +41,12 @@ struct ServerConfig {
   uint64_t heartbeat_ms = 50;
   uint64_t request_timeout_ms = 5000;
   uint64_t max_clients = 10000;
+  // Log compaction (leader mode), see docs/OPERATIONS.md.
+  uint64_t log_compact_entries = 100000;
+  uint64_t log_compact_bytes = 256ULL << 20;
+  uint64_t log_keep_entries = 1000;
+  uint64_t snapshot_lag_entries = 50000;
+  uint64_t snapshot_mb_per_sec = 1024;  // bandwidth one snapshot transfer may use
 
   bool peer_listen_set = false;
   bool admin_listen_set = false;

@@ -25,6 +25,7 @@ void EncodeHelloFrame(const PeerHello& hello, std::string* out) {
   h->set_node_id(hello.node_id);
   h->set_resp_address(hello.resp_address);
   h->set_admin_address(hello.admin_address);
+  h->set_peer_address(hello.peer_address);
   AppendFrame(frame, out);
 }
 
@@ -43,6 +44,7 @@ void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out)
     p->set_context(m.context);
     p->set_reject_hint(m.reject_hint);
     p->set_reject(m.reject);
+    if (!m.data.empty()) p->set_data(m.data);
     for (const Entry& e : m.entries) {
       proto::LogEntry* pe = p->add_entries();
       pe->set_term(e.term);
@@ -67,10 +69,11 @@ Status DecodeFrame(std::string_view body, DecodedFrame* out) {
     out->hello.node_id = frame.hello().node_id();
     out->hello.resp_address = frame.hello().resp_address();
     out->hello.admin_address = frame.hello().admin_address();
+    out->hello.peer_address = frame.hello().peer_address();
   }
   out->messages.reserve(frame.messages_size());
   for (const proto::RaftMessage& p : frame.messages()) {
-    if (p.type() > static_cast<uint32_t>(MsgType::kReadIndexResp))
+    if (p.type() > static_cast<uint32_t>(MsgType::kJoin))
       return Status::Corruption("peer message of unknown type " + std::to_string(p.type()));
     Message m;
     m.type = static_cast<MsgType>(p.type());
@@ -84,6 +87,7 @@ Status DecodeFrame(std::string_view body, DecodedFrame* out) {
     m.context = p.context();
     m.reject_hint = p.reject_hint();
     m.reject = p.reject();
+    m.data = p.data();
     uint64_t expect = m.index + 1;
     for (const proto::LogEntry& pe : p.entries()) {
       if (pe.kind() > static_cast<uint32_t>(EntryKind::kBarrier))
@@ -103,7 +107,74 @@ Status DecodeFrame(std::string_view body, DecodedFrame* out) {
     }
     out->messages.push_back(std::move(m));
   }
+  for (const proto::SnapshotChunk& c : frame.chunks()) {
+    SnapshotChunkMsg m;
+    m.snapshot_id = c.snapshot_id();
+    m.term = c.term();
+    m.offset = c.offset();
+    m.total = c.total();
+    m.data = c.data();
+    m.crc32c = c.crc32c();
+    if (m.offset + m.data.size() > m.total)
+      return Status::Corruption("snapshot chunk past the end");
+    if (c.has_manifest()) {
+      const proto::SnapshotManifest& man = c.manifest();
+      m.has_manifest = true;
+      m.manifest.inline_data = man.inline_data();
+      if (man.meta_keys_size() != man.meta_values_size())
+        return Status::Corruption("snapshot manifest meta keys and values differ in number");
+      for (const proto::SnapshotFile& f : man.files()) {
+        if (f.name().empty() || f.name().find('/') != std::string::npos || f.name()[0] == '.')
+          return Status::Corruption("snapshot file name '" + f.name() + "' is not a plain name");
+        m.manifest.files.emplace_back(f.name(), f.size());
+      }
+      for (int i = 0; i < man.meta_keys_size(); ++i)
+        m.manifest.meta.emplace_back(man.meta_keys(i), man.meta_values(i));
+    }
+    out->chunks.push_back(std::move(m));
+  }
+  for (const proto::SnapshotAck& a : frame.acks()) {
+    out->acks.push_back(
+        {a.snapshot_id(), a.received(), a.done(), a.failed(), a.error(), a.resend()});
+  }
   return Status::Ok();
+}
+
+void EncodeChunkFrame(const SnapshotChunkMsg& c, std::string* out) {
+  proto::PeerFrame frame;
+  proto::SnapshotChunk* p = frame.add_chunks();
+  p->set_snapshot_id(c.snapshot_id);
+  p->set_term(c.term);
+  p->set_offset(c.offset);
+  p->set_total(c.total);
+  p->set_data(c.data);
+  p->set_crc32c(c.crc32c);
+  if (c.has_manifest) {
+    proto::SnapshotManifest* m = p->mutable_manifest();
+    m->set_inline_data(c.manifest.inline_data);
+    for (const auto& [name, size] : c.manifest.files) {
+      proto::SnapshotFile* f = m->add_files();
+      f->set_name(name);
+      f->set_size(size);
+    }
+    for (const auto& [k, v] : c.manifest.meta) {
+      m->add_meta_keys(k);
+      m->add_meta_values(v);
+    }
+  }
+  AppendFrame(frame, out);
+}
+
+void EncodeAckFrame(const SnapshotAckMsg& a, std::string* out) {
+  proto::PeerFrame frame;
+  proto::SnapshotAck* p = frame.add_acks();
+  p->set_snapshot_id(a.snapshot_id);
+  p->set_received(a.received);
+  p->set_done(a.done);
+  p->set_failed(a.failed);
+  p->set_error(a.error);
+  p->set_resend(a.resend);
+  AppendFrame(frame, out);
 }
 
 }  // namespace rkv

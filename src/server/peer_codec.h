@@ -21,17 +21,50 @@ struct PeerHello {
   NodeId node_id = 0;
   std::string resp_address;
   std::string admin_address;
+  std::string peer_address;
 };
 
 // Appends a length-prefixed frame to *out.
 void EncodeHelloFrame(const PeerHello& hello, std::string* out);
 void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out);
 
+// Snapshot streaming (server/snapshot_transfer.h).
+struct SnapshotManifestMsg {
+  std::vector<std::pair<std::string, uint64_t>> files;  // name, size, in stream order
+  std::vector<std::pair<std::string, std::string>> meta;
+  bool inline_data = false;
+};
+
+struct SnapshotChunkMsg {
+  uint64_t snapshot_id = 0;
+  uint64_t term = 0;
+  uint64_t offset = 0;
+  uint64_t total = 0;
+  std::string data;
+  uint32_t crc32c = 0;
+  bool has_manifest = false;
+  SnapshotManifestMsg manifest;
+};
+
+struct SnapshotAckMsg {
+  uint64_t snapshot_id = 0;
+  uint64_t received = 0;
+  bool done = false;
+  bool failed = false;
+  std::string error;
+  bool resend = false;
+};
+
 struct DecodedFrame {
   bool has_hello = false;
   PeerHello hello;
   std::vector<Message> messages;
+  std::vector<SnapshotChunkMsg> chunks;
+  std::vector<SnapshotAckMsg> acks;
 };
+
+void EncodeChunkFrame(const SnapshotChunkMsg& chunk, std::string* out);
+void EncodeAckFrame(const SnapshotAckMsg& ack, std::string* out);
 // Decodes one frame body (without its length prefix).
 Status DecodeFrame(std::string_view body, DecodedFrame* out);
 

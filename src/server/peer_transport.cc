@@ -12,6 +12,15 @@ namespace {
 constexpr size_t kLinkBacklogBytesMax = 64u << 20;  // unsent bytes before a link drops messages
 constexpr uint64_t kReconnectMinMs = 20;
 constexpr uint64_t kReconnectMaxMs = 1000;
+
+asio::ip::address Resolve(asio::io_context& io, const HostPort& hp, asio::error_code& ec) {
+  auto address = asio::ip::make_address(hp.host, ec);
+  if (!ec) return address;
+  asio::ip::tcp::resolver resolver(io);
+  auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+  if (ec || results.empty()) return {};
+  return results.begin()->endpoint().address();
+}
 }  // namespace
 
 struct PeerTransport::OutLink {
@@ -25,6 +34,7 @@ struct PeerTransport::OutLink {
   bool connecting = false;
   bool writing = false;
   bool flush_scheduled = false;
+  bool closed = false;  // no longer a member
   uint64_t backoff_ms = kReconnectMinMs;
   std::vector<Message> queue;  // to encode at the next flush
   std::string writing_buf;     // being written
@@ -76,6 +86,39 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
       self->OnFrame();
     });
   }
+  bool CheckHello(const PeerHello& h) {
+    if (h.protocol_version != kPeerProtocolVersion) {
+      Fail("peer protocol version " + std::to_string(h.protocol_version) + ", this node speaks " +
+           std::to_string(kPeerProtocolVersion));
+      return false;
+    }
+    if (h.node_id == 0 || h.node_id == t_->self_.node_id) {
+      Fail("bad node id " + std::to_string(h.node_id));
+      return false;
+    }
+    if (h.cluster_id.empty()) {
+      join_only_ = true;  // a node asking to join: it may send join requests, nothing else
+    } else if (t_->self_.cluster_id.empty()) {
+      t_->self_.cluster_id = h.cluster_id;  // we are joining: this is our cluster now
+      if (t_->handlers_.cluster_id) t_->handlers_.cluster_id(h.cluster_id);
+    } else if (h.cluster_id != t_->self_.cluster_id) {
+      Fail("node " + std::to_string(h.node_id) + " belongs to cluster '" + h.cluster_id +
+           "', this is cluster '" + t_->self_.cluster_id + "'");
+      return false;
+    }
+    from_ = h.node_id;
+    peer_ = "node " + std::to_string(from_);
+    if (!join_only_) {
+      t_->resp_addresses_[from_] = h.resp_address;
+      // A member we have no link to yet (we are joining and know no members):
+      // dial it back, so we can answer.
+      if (!t_->links_.count(from_) && !h.peer_address.empty()) {
+        auto hp = ParseHostPort(h.peer_address);
+        if (hp.ok()) t_->AddLink(from_, *hp);
+      }
+    }
+    return true;
+  }
   void OnFrame() {
     DecodedFrame frame;
     Status s = DecodeFrame(body_, &frame);
@@ -88,33 +131,31 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
         Fail("the first frame carries no hello");
         return;
       }
-      if (frame.hello.protocol_version != kPeerProtocolVersion) {
-        Fail("peer protocol version " + std::to_string(frame.hello.protocol_version) +
-             ", this node speaks " + std::to_string(kPeerProtocolVersion));
-        return;
-      }
-      if (frame.hello.cluster_id != t_->self_.cluster_id) {
-        Fail("node " + std::to_string(frame.hello.node_id) + " belongs to cluster '" +
-             frame.hello.cluster_id + "', this is cluster '" + t_->self_.cluster_id + "'");
-        return;
-      }
-      if (frame.hello.node_id == 0 || frame.hello.node_id == t_->self_.node_id) {
-        Fail("bad node id " + std::to_string(frame.hello.node_id));
-        return;
-      }
+      if (!CheckHello(frame.hello)) return;
       hello_done_ = true;
-      from_ = frame.hello.node_id;
-      peer_ = "node " + std::to_string(from_);
-      t_->resp_addresses_[from_] = frame.hello.resp_address;
+    }
+    if (join_only_ && (!frame.chunks.empty() || !frame.acks.empty())) {
+      Fail("a node outside the cluster may only ask to join");
+      return;
     }
     for (Message& m : frame.messages) {
-      if (m.from != from_ || m.to != t_->self_.node_id) {
-        Fail("a message from " + std::to_string(m.from) + " to " + std::to_string(m.to) +
-             " on node " + std::to_string(from_) + "'s link");
+      if (m.type == MsgType::kJoin && m.to == 0) m.to = t_->self_.node_id;  // "whoever answers"
+      if (m.from != from_ || m.to != t_->self_.node_id ||
+          (join_only_ && m.type != MsgType::kJoin)) {
+        Fail("a message from " + std::to_string(m.from) + " to " + std::to_string(m.to) + " on " +
+             peer_ + "'s link" + (join_only_ ? " (join only)" : ""));
         return;
       }
       ++t_->messages_received_;
-      t_->on_message_(std::move(m));
+      t_->handlers_.message(std::move(m));
+      if (t_->stopped_) return;
+    }
+    for (SnapshotChunkMsg& c : frame.chunks) {
+      t_->handlers_.chunk(from_, std::move(c));
+      if (t_->stopped_) return;
+    }
+    for (SnapshotAckMsg& a : frame.acks) {
+      t_->handlers_.ack(from_, std::move(a));
       if (t_->stopped_) return;
     }
     ReadHeader();
@@ -125,25 +166,18 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
   unsigned char header_[4];
   std::string body_;
   bool hello_done_ = false;
+  bool join_only_ = false;
   NodeId from_ = 0;
   std::string peer_ = "an unknown peer";
 };
 
-PeerTransport::PeerTransport(asio::io_context& io, PeerHello self, std::map<NodeId, HostPort> peers,
-                             HostPort listen, Handler on_message)
+PeerTransport::PeerTransport(asio::io_context& io, PeerHello self, HostPort listen,
+                             PeerHandlers handlers)
     : io_(io),
       self_(std::move(self)),
       listen_(std::move(listen)),
-      on_message_(std::move(on_message)),
-      acceptor_(io) {
-  for (auto& [id, addr] : peers) {
-    if (id == self_.node_id) continue;
-    auto link = std::make_unique<OutLink>(io_, id, addr);
-    link->stats.id = id;
-    link->stats.address = addr.ToString();
-    links_.emplace(id, std::move(link));
-  }
-}
+      handlers_(std::move(handlers)),
+      acceptor_(io) {}
 
 PeerTransport::~PeerTransport() { Stop(); }
 
@@ -158,7 +192,6 @@ rkv::Status PeerTransport::Start() {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::IoError("--peer-listen " + listen_.ToString() + ": " + ec.message());
   Accept();
-  for (auto& [id, link] : links_) Connect(*link);
   return Status::Ok();
 }
 
@@ -173,6 +206,34 @@ void PeerTransport::Stop() {
   }
   for (const auto& in : inbound_) in->Close();
   inbound_.clear();
+}
+
+void PeerTransport::SetMembers(const std::map<NodeId, HostPort>& members) {
+  for (auto it = links_.begin(); it != links_.end();) {
+    auto m = members.find(it->first);
+    if (m != members.end() && m->second.ToString() == it->second->address.ToString()) {
+      ++it;
+      continue;
+    }
+    // Gone (or moved): close its link.
+    auto link = it->second;
+    link->closed = true;
+    ++link->generation;
+    asio::error_code ec;
+    link->timer.cancel();
+    link->socket.close(ec);
+    it = links_.erase(it);
+  }
+  for (const auto& [id, addr] : members)
+    if (id != self_.node_id && !links_.count(id)) AddLink(id, addr);
+}
+
+void PeerTransport::AddLink(NodeId id, const HostPort& addr) {
+  auto link = std::make_shared<OutLink>(io_, id, addr);
+  link->stats.id = id;
+  link->stats.address = addr.ToString();
+  links_.emplace(id, link);
+  if (acceptor_.is_open()) Connect(link);
 }
 
 void PeerTransport::Accept() {
@@ -190,57 +251,51 @@ void PeerTransport::Accept() {
   });
 }
 
-void PeerTransport::Connect(OutLink& link) {
-  if (stopped_ || link.connecting || link.connected) return;
-  link.connecting = true;
-  uint64_t gen = ++link.generation;
+void PeerTransport::Connect(const std::shared_ptr<OutLink>& link) {
+  if (stopped_ || link->closed || link->connecting || link->connected) return;
+  link->connecting = true;
+  uint64_t gen = ++link->generation;
   asio::error_code ec;
-  auto address = asio::ip::make_address(link.address.host, ec);
+  asio::ip::address address = Resolve(io_, link->address, ec);
   if (ec) {
-    // A name, not an address: resolve it each time (it may move).
-    asio::ip::tcp::resolver resolver(io_);
-    auto results = resolver.resolve(link.address.host, std::to_string(link.address.port), ec);
-    if (ec || results.empty()) {
-      link.connecting = false;
-      ScheduleReconnect(link);
-      return;
-    }
-    address = results.begin()->endpoint().address();
+    link->connecting = false;
+    ScheduleReconnect(link);
+    return;
   }
-  link.socket = asio::ip::tcp::socket(io_);
-  link.socket.async_connect(
-      {address, link.address.port}, [this, &link, gen](const asio::error_code& ec) {
-        if (gen != link.generation || stopped_) return;
-        link.connecting = false;
+  link->socket = asio::ip::tcp::socket(io_);
+  link->socket.async_connect(
+      {address, link->address.port}, [this, link, gen](const asio::error_code& ec) {
+        if (gen != link->generation || stopped_ || link->closed) return;
+        link->connecting = false;
         if (ec) {
           ScheduleReconnect(link);
           return;
         }
         asio::error_code oec;
-        link.socket.set_option(asio::ip::tcp::no_delay(true), oec);
+        link->socket.set_option(asio::ip::tcp::no_delay(true), oec);
         // A peer that vanishes without a reset (a partition, a dead machine)
         // must not leave the link writing into a full buffer for minutes: fail
         // the connection when sent data stays unacknowledged, and reconnect.
         unsigned int user_timeout_ms = 3000;
-        setsockopt(link.socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+        setsockopt(link->socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
                    sizeof(user_timeout_ms));
-        link.socket.set_option(asio::socket_base::keep_alive(true), oec);
-        link.connected = true;
-        link.stats.connected = true;
-        link.backoff_ms = kReconnectMinMs;
-        spdlog::info("peer link to node {} ({}) is up", link.id, link.address.ToString());
+        link->socket.set_option(asio::socket_base::keep_alive(true), oec);
+        link->connected = true;
+        link->stats.connected = true;
+        link->backoff_ms = kReconnectMinMs;
+        spdlog::info("peer link to node {} ({}) is up", link->id, link->address.ToString());
         // The hello goes first; anything queued meanwhile was dropped.
-        link.pending_buf.clear();
-        EncodeHelloFrame(self_, &link.pending_buf);
-        if (!link.writing) WriteLink(link);
+        link->pending_buf.clear();
+        EncodeHelloFrame(self_, &link->pending_buf);
+        if (!link->writing) WriteLink(link);
       });
 }
 
-void PeerTransport::ScheduleReconnect(OutLink& link) {
-  if (stopped_) return;
-  link.timer.expires_after(std::chrono::milliseconds(link.backoff_ms));
-  link.backoff_ms = std::min(link.backoff_ms * 2, kReconnectMaxMs);
-  link.timer.async_wait([this, &link](const asio::error_code& ec) {
+void PeerTransport::ScheduleReconnect(const std::shared_ptr<OutLink>& link) {
+  if (stopped_ || link->closed) return;
+  link->timer.expires_after(std::chrono::milliseconds(link->backoff_ms));
+  link->backoff_ms = std::min(link->backoff_ms * 2, kReconnectMaxMs);
+  link->timer.async_wait([this, link](const asio::error_code& ec) {
     if (!ec) Connect(link);
   });
 }
@@ -248,72 +303,113 @@ void PeerTransport::ScheduleReconnect(OutLink& link) {
 void PeerTransport::Send(Message m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || stopped_) return;
-  OutLink& link = *it->second;
+  std::shared_ptr<OutLink> link = it->second;
   if (faults_.drop_to.count(m.to)) {
-    ++link.stats.messages_dropped;
+    ++link->stats.messages_dropped;
     return;
   }
   if (faults_.delay_ms > 0 && faults_.delay_to.count(m.to)) {
     auto timer =
         std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(faults_.delay_ms));
     auto msg = std::make_shared<Message>(std::move(m));
-    NodeId to = msg->to;
-    timer->async_wait([this, timer, msg, to](const asio::error_code& ec) {
-      if (ec || stopped_) return;
-      OutLink& l = *links_.at(to);
-      l.queue.push_back(std::move(*msg));
-      FlushLink(l);
+    timer->async_wait([this, timer, msg, link](const asio::error_code& ec) {
+      if (ec || stopped_ || link->closed) return;
+      link->queue.push_back(std::move(*msg));
+      FlushLink(link);
     });
     return;
   }
-  if (!link.connected || link.pending_buf.size() + link.writing_buf.size() > kLinkBacklogBytesMax) {
-    ++link.stats.messages_dropped;
+  if (!link->connected ||
+      link->pending_buf.size() + link->writing_buf.size() > kLinkBacklogBytesMax) {
+    ++link->stats.messages_dropped;
     return;
   }
-  link.queue.push_back(std::move(m));
-  if (!link.flush_scheduled) {
+  link->queue.push_back(std::move(m));
+  if (!link->flush_scheduled) {
     // Everything this event produces for the peer goes out as one frame.
-    link.flush_scheduled = true;
-    asio::post(io_, [this, &link] {
-      link.flush_scheduled = false;
+    link->flush_scheduled = true;
+    asio::post(io_, [this, link] {
+      link->flush_scheduled = false;
       FlushLink(link);
     });
   }
 }
 
-void PeerTransport::FlushLink(OutLink& link) {
-  if (link.queue.empty() || stopped_) return;
-  if (!link.connected) {
-    link.stats.messages_dropped += link.queue.size();
-    link.queue.clear();
-    return;
-  }
-  link.stats.messages_sent += link.queue.size();
-  EncodeMessagesFrame(link.queue, &link.pending_buf);
-  link.queue.clear();
-  if (!link.writing) WriteLink(link);
+bool PeerTransport::SendChunk(NodeId to, const SnapshotChunkMsg& chunk) {
+  auto it = links_.find(to);
+  if (it == links_.end() || stopped_ || faults_.drop_to.count(to)) return false;
+  std::shared_ptr<OutLink> link = it->second;
+  if (!link->connected ||
+      link->pending_buf.size() + link->writing_buf.size() > kLinkBacklogBytesMax)
+    return false;
+  EncodeChunkFrame(chunk, &link->pending_buf);
+  if (!link->writing) WriteLink(link);
+  return true;
 }
 
-void PeerTransport::WriteLink(OutLink& link) {
-  if (link.pending_buf.empty() || !link.connected) return;
-  link.writing = true;
-  link.writing_buf.swap(link.pending_buf);
-  link.pending_buf.clear();
-  uint64_t gen = link.generation;
-  asio::async_write(link.socket, asio::buffer(link.writing_buf),
-                    [this, &link, gen](const asio::error_code& ec, size_t n) {
-                      if (gen != link.generation || stopped_) return;
-                      link.writing = false;
-                      link.stats.bytes_sent += n;
-                      link.writing_buf.clear();
+bool PeerTransport::SendAck(NodeId to, const SnapshotAckMsg& ack) {
+  auto it = links_.find(to);
+  if (it == links_.end() || stopped_ || faults_.drop_to.count(to)) return false;
+  std::shared_ptr<OutLink> link = it->second;
+  if (!link->connected) return false;
+  EncodeAckFrame(ack, &link->pending_buf);
+  if (!link->writing) WriteLink(link);
+  return true;
+}
+
+void PeerTransport::SendJoin(const HostPort& target, const Message& m) {
+  asio::error_code ec;
+  asio::ip::address address = Resolve(io_, target, ec);
+  if (ec) return;
+  auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
+  auto buf = std::make_shared<std::string>();
+  PeerHello hello = self_;
+  hello.cluster_id.clear();  // we have none yet; the member accepts join requests only
+  EncodeHelloFrame(hello, buf.get());
+  EncodeMessagesFrame({m}, buf.get());
+  socket->async_connect({address, target.port}, [socket, buf](const asio::error_code& ec) {
+    if (ec) return;
+    asio::async_write(*socket, asio::buffer(*buf), [socket, buf](const asio::error_code&, size_t) {
+      asio::error_code cec;
+      socket->shutdown(asio::ip::tcp::socket::shutdown_send, cec);
+      socket->close(cec);
+    });
+  });
+}
+
+void PeerTransport::FlushLink(const std::shared_ptr<OutLink>& link) {
+  if (link->queue.empty() || stopped_ || link->closed) return;
+  if (!link->connected) {
+    link->stats.messages_dropped += link->queue.size();
+    link->queue.clear();
+    return;
+  }
+  link->stats.messages_sent += link->queue.size();
+  EncodeMessagesFrame(link->queue, &link->pending_buf);
+  link->queue.clear();
+  if (!link->writing) WriteLink(link);
+}
+
+void PeerTransport::WriteLink(const std::shared_ptr<OutLink>& link) {
+  if (link->pending_buf.empty() || !link->connected || link->closed) return;
+  link->writing = true;
+  link->writing_buf.swap(link->pending_buf);
+  link->pending_buf.clear();
+  uint64_t gen = link->generation;
+  asio::async_write(link->socket, asio::buffer(link->writing_buf),
+                    [this, link, gen](const asio::error_code& ec, size_t n) {
+                      if (gen != link->generation || stopped_ || link->closed) return;
+                      link->writing = false;
+                      link->stats.bytes_sent += n;
+                      link->writing_buf.clear();
                       if (ec) {
-                        spdlog::info("peer link to node {} is down: {}", link.id, ec.message());
+                        spdlog::info("peer link to node {} is down: {}", link->id, ec.message());
                         asio::error_code cec;
-                        link.socket.close(cec);
-                        link.connected = false;
-                        link.stats.connected = false;
-                        link.pending_buf.clear();
-                        ++link.generation;
+                        link->socket.close(cec);
+                        link->connected = false;
+                        link->stats.connected = false;
+                        link->pending_buf.clear();
+                        ++link->generation;
                         ScheduleReconnect(link);
                         return;
                       }

@@ -3,6 +3,8 @@
 // others dialled. Messages produced while handling one event are written as
 // one frame. A link that is down, or a peer too slow to keep up, loses
 // messages: the replication protocol retries, so the event loop never waits.
+// Links follow the membership (SetMembers). A node that is not a member yet
+// reaches one with a short-lived join connection (SendJoin).
 #pragma once
 
 #include <asio.hpp>
@@ -36,19 +38,35 @@ struct PeerFaults {
   uint64_t delay_ms = 0;
 };
 
+struct PeerHandlers {
+  std::function<void(Message)> message;
+  std::function<void(NodeId from, SnapshotChunkMsg)> chunk;
+  std::function<void(NodeId from, SnapshotAckMsg)> ack;
+  // A node that had no cluster id yet (it is joining) learned it.
+  std::function<void(const std::string& cluster_id)> cluster_id;
+};
+
 class PeerTransport {
  public:
-  using Handler = std::function<void(Message)>;
-  PeerTransport(asio::io_context& io, PeerHello self, std::map<NodeId, HostPort> peers,
-                HostPort listen, Handler on_message);
+  PeerTransport(asio::io_context& io, PeerHello self, HostPort listen, PeerHandlers handlers);
   ~PeerTransport();
 
   rkv::Status Start();
   void Stop();
+  // The members to keep links to (this node's own id is ignored).
+  void SetMembers(const std::map<NodeId, HostPort>& members);
   // Queues a message for its destination; written at the end of this event.
   void Send(Message m);
+  // Snapshot streaming: written at once; false if the link is down or its
+  // backlog is full (the sender retries).
+  bool SendChunk(NodeId to, const SnapshotChunkMsg& chunk);
+  bool SendAck(NodeId to, const SnapshotAckMsg& ack);
+  // A join request to a member's peer address (this node is no member yet).
+  void SendJoin(const HostPort& target, const Message& m);
+
   void SetFaults(PeerFaults faults) { faults_ = std::move(faults); }
   const PeerFaults& faults() const { return faults_; }
+  const std::string& cluster_id() const { return self_.cluster_id; }
 
   std::vector<PeerLinkStatus> LinkStatus() const;
   std::string RespAddressOf(NodeId id) const;
@@ -58,19 +76,19 @@ class PeerTransport {
  private:
   struct OutLink;
   class Inbound;
-  void Connect(OutLink& link);
-  void ScheduleReconnect(OutLink& link);
-  void FlushLink(OutLink& link);
-  void WriteLink(OutLink& link);
+  void Connect(const std::shared_ptr<OutLink>& link);
+  void ScheduleReconnect(const std::shared_ptr<OutLink>& link);
+  void FlushLink(const std::shared_ptr<OutLink>& link);
+  void WriteLink(const std::shared_ptr<OutLink>& link);
   void Accept();
-  void Deliver(Message m);
+  void AddLink(NodeId id, const HostPort& addr);
 
   asio::io_context& io_;
   PeerHello self_;
   HostPort listen_;
-  Handler on_message_;
+  PeerHandlers handlers_;
   asio::ip::tcp::acceptor acceptor_;
-  std::map<NodeId, std::unique_ptr<OutLink>> links_;
+  std::map<NodeId, std::shared_ptr<OutLink>> links_;
   std::set<std::shared_ptr<Inbound>> inbound_;
   std::map<NodeId, std::string> resp_addresses_;
   PeerFaults faults_;

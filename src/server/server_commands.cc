@@ -7,6 +7,7 @@
 #include "kv/commands.h"
 #include "kv/glob.h"
 #include "kv/numbers.h"
+#include "leader/membership.h"
 #include "server/client_conn.h"
 #include "server/server_impl.h"
 
@@ -43,6 +44,8 @@ const std::vector<ServerCommandInfo>& ServerCommandInfos() {
       {"config", -2, {}},
       {"rkv.status", 1, {"loading", "stale", "fast"}},
       {"wait", 3, {"noscript"}},
+      {"rkv.members", 1, {"loading", "stale"}},
+      {"rkv.remove", 2, {"admin", "noscript"}},
   };
   return infos;
 }
@@ -198,6 +201,37 @@ bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
                       static_cast<uint64_t>(timeout));
       }
     }
+  } else if (name == "rkv.members") {
+    if (!arity(1)) return true;
+    CoreStatus st = server_->replica().status();
+    Membership m;
+    Membership::Decode(st.membership, &m);
+    std::vector<Reply> rows;
+    for (const Member& mem : m.members()) {
+      std::string state = mem.id == st.leader_id ? "leader" : "";
+      for (const FollowerStatus& f : st.followers)
+        if (f.id == mem.id) state = f.state;
+      std::vector<Reply> row;
+      for (auto [k, v] : std::initializer_list<std::pair<const char*, std::string>>{
+               {"id", std::to_string(mem.id)},
+               {"address", mem.address},
+               {"role", mem.voter ? "voter" : "learner"},
+               {"state", state}}) {
+        row.push_back(Reply::Bulk(k));
+        row.push_back(Reply::Bulk(v));
+      }
+      rows.push_back(Reply::Map(std::move(row)));
+    }
+    FinishReply(slot, Reply::Array(std::move(rows)));
+  } else if (name == "rkv.remove") {
+    if (!arity(2)) return true;
+    int64_t id = 0;
+    if (!ParseInt64(argv[1], &id) || id <= 0) {
+      FinishReply(slot, Reply::Error("ERR node id must be a positive integer"));
+      return true;
+    }
+    SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
+    server_->Propose(this, seq, RequestKind::kRemoveMember, std::to_string(id));
   } else if (name == "rkv.status") {
     if (arity(1)) FinishReply(slot, Reply::Bulk(server_->StatusJson()));
   } else {

@@ -16,9 +16,11 @@
 
 #include "core/encoding.h"
 #include "leader/leader_core.h"
+#include "leader/membership.h"
 #include "server/admin_http.h"
 #include "server/client_conn.h"
 #include "server/peer_transport.h"
+#include "server/snapshot_transfer.h"
 #include "standalone/standalone_core.h"
 #include "storage/memory_engine.h"
 
@@ -77,6 +79,8 @@ Status ServerImpl::OpenStorage() {
     cluster_id_ = stored_cluster;
   } else if (!config_.cluster_id.empty()) {
     cluster_id_ = config_.cluster_id;
+  } else if (!config_.join.empty()) {
+    cluster_id_.clear();  // learned from the first member that dials us
   } else {
     std::string members;
     for (const auto& [id, hp] : config_.peers)
@@ -91,7 +95,7 @@ Status ServerImpl::OpenStorage() {
   ++boot_;
   {
     WriteBatch b;
-    b.Put(Cf::kMeta, "cluster_id", cluster_id_);
+    if (!cluster_id_.empty()) b.Put(Cf::kMeta, "cluster_id", cluster_id_);
     std::string v;
     PutFixed64BE(&v, boot_);
     b.Put(Cf::kMeta, "boot", v);
@@ -105,8 +109,17 @@ Status ServerImpl::OpenStorage() {
   if (config_.mode == "leader") {
     LeaderOptions o;
     o.id = config_.id;
-    for (const auto& [id, hp] : config_.peers) o.voters.push_back(id);
+    // The initial members (a first start; afterwards the log and snapshots
+    // hold the membership). A node started with --join knows none.
+    std::vector<Member> members;
+    if (config_.join.empty())
+      for (const auto& [id, hp] : config_.peers) members.push_back({id, hp.ToString(), true});
+    o.membership = Membership(std::move(members));
     ParseAcksPolicy(config_.acks, &o.acks);
+    o.log_compact_entries = config_.log_compact_entries;
+    o.log_compact_bytes = config_.log_compact_bytes;
+    o.log_keep_entries = config_.log_keep_entries;
+    o.snapshot_lag_entries = config_.snapshot_lag_entries;
     o.sync = sync;
     o.election_timeout_ns = config_.election_timeout_ms * 1000000ULL;
     o.heartbeat_interval_ns = config_.heartbeat_ms * 1000000ULL;
@@ -173,11 +186,26 @@ Status ServerImpl::Start() {
     hello.node_id = config_.id;
     hello.resp_address = config_.listen.ToString();
     hello.admin_address = config_.admin_listen.ToString();
-    transport_ = std::make_unique<PeerTransport>(io_, hello, config_.peers, config_.peer_listen,
-                                                 [this](Message m) {
-                                                   if (replica_) replica_->Step(m);
-                                                 });
+    hello.peer_address = config_.peer_listen.ToString();
+    PeerHandlers handlers;
+    handlers.message = [this](Message m) {
+      if (replica_) replica_->Step(m);
+    };
+    handlers.chunk = [this](NodeId from, SnapshotChunkMsg c) { transfer_->OnChunk(from, c); };
+    handlers.ack = [this](NodeId from, SnapshotAckMsg a) { transfer_->OnAck(from, a); };
+    handlers.cluster_id = [this](const std::string& id) {
+      cluster_id_ = id;
+      WriteBatch b;
+      b.Put(Cf::kMeta, "cluster_id", id);
+      writer_->Submit(std::move(b), true, nullptr);
+      spdlog::info("joined cluster {}", id);
+    };
+    transport_ = std::make_unique<PeerTransport>(io_, hello, config_.peer_listen, handlers);
+    transfer_ = std::make_unique<SnapshotTransfer>(
+        io_, config_.data_dir, engine_.get(), transport_.get(), [this] { return replica_.get(); },
+        config_.snapshot_mb_per_sec << 20);
     RKV_RETURN_IF_ERROR(transport_->Start());
+    OnMembership(replica_->status().membership);
   }
 
   signals_.async_wait([this](const asio::error_code& e, int signo) {
@@ -252,9 +280,12 @@ void ServerImpl::ScheduleTick() {
   tick_timer_.expires_after(kTickInterval);
   tick_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
-    replica_->Tick(MonotonicNowNs());
+    uint64_t now = MonotonicNowNs();
+    replica_->Tick(now);
     if (!waiters_.empty()) CheckWaiters();
     LogRoleChanges();
+    if (transfer_) transfer_->Tick(now);
+    if (!config_.join.empty() && now >= next_join_ns_) MaybeAskToJoin(now);
     ScheduleTick();
   });
 }
@@ -381,16 +412,41 @@ void ServerImpl::SubmitTask(std::function<Status()> task, std::function<void(con
 }
 
 void ServerImpl::SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) {
-  // Streaming lands with the snapshot transfer; until then the follower is
-  // reported as not served, and the leader retries later.
-  (void)term;
-  (void)pin;
-  asio::post(io_, [this, to] {
-    if (replica_) replica_->SnapshotDone(to, false);
-  });
+  if (!transfer_) {
+    asio::post(io_, [this, to] {
+      if (replica_) replica_->SnapshotDone(to, false, 0);
+    });
+    return;
+  }
+  transfer_->Send(to, term, std::move(pin));
 }
 
-void ServerImpl::OnMembership(const std::string& encoded) { (void)encoded; }
+void ServerImpl::OnMembership(const std::string& encoded) {
+  Membership m;
+  if (!transport_ || !Membership::Decode(encoded, &m)) return;
+  std::map<NodeId, HostPort> links;
+  for (const Member& member : m.members()) {
+    auto hp = ParseHostPort(member.address);
+    if (hp.ok()) links[member.id] = *hp;
+  }
+  transport_->SetMembers(links);
+  if (!m.empty()) spdlog::info("members: {}", m.ToString());
+}
+
+void ServerImpl::MaybeAskToJoin(uint64_t now) {
+  next_join_ns_ = now + 500000000ULL;
+  Membership m;
+  if (Membership::Decode(replica_->status().membership, &m) && m.IsMember(config_.id)) return;
+  auto target = ParseHostPort(config_.join);
+  if (!target.ok()) return;
+  Message j;
+  j.type = MsgType::kJoin;
+  j.from = config_.id;
+  j.to = 0;  // whoever answers at that address
+  j.context = config_.id;
+  j.data = config_.peer_listen.ToString();
+  transport_->SendJoin(*target, j);
+}
 
 void ServerImpl::Send(Message m) {
   if (transport_) transport_->Send(std::move(m));

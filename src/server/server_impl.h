@@ -19,6 +19,7 @@ namespace rkv {
 class ClientConn;
 class AdminHttp;
 class PeerTransport;
+class SnapshotTransfer;
 
 uint64_t MonotonicNowNs();
 uint64_t WallNowMs();
@@ -59,6 +60,7 @@ class ServerImpl final : public ReplicaHost {
   // POST /faults (loop thread): applies a JSON fault request; returns an error text or "".
   std::string ApplyFaults(const std::string& json);
   PeerTransport* transport() { return transport_.get(); }
+  SnapshotTransfer* transfer() { return transfer_.get(); }
   void ConnectionClosed(uint64_t conn_id);
   Replica& replica() { return *replica_; }
   const ServerConfig& config() const { return config_; }
@@ -95,6 +97,9 @@ class ServerImpl final : public ReplicaHost {
   asio::signal_set signals_;
   std::unique_ptr<AdminHttp> admin_;
   std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<SnapshotTransfer> transfer_;  // after transport_: destroyed before it
+  uint64_t next_join_ns_ = 0;
+  void MaybeAskToJoin(uint64_t now);
   std::string cluster_id_;
   uint64_t boot_ = 0;  // incremented at every start: request ids stay unique across restarts
 

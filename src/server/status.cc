@@ -6,9 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "leader/membership.h"
 #include "server/client_conn.h"
 #include "server/peer_transport.h"
 #include "server/server_impl.h"
+#include "server/snapshot_transfer.h"
 
 namespace rkv {
 
@@ -55,6 +57,8 @@ std::string ServerImpl::StatusJson() {
     nlohmann::json followers = nlohmann::json::array();
     for (const FollowerStatus& f : st.followers) {
       followers.push_back({{"id", f.id},
+                           {"voter", f.voter},
+                           {"voter", f.voter},
                            {"match_index", f.match_index},
                            {"lag_entries", f.lag_entries},
                            {"lag_ms", f.lag_ms},
@@ -63,6 +67,30 @@ std::string ServerImpl::StatusJson() {
     j["followers"] = followers;
   }
   j["rolled_back_writes"] = replica_->rolled_back_writes();
+  j["log_first_index"] = st.log_first_index;
+  {
+    Membership m;
+    if (Membership::Decode(st.membership, &m)) {
+      nlohmann::json members = nlohmann::json::array();
+      for (const Member& mem : m.members())
+        members.push_back({{"id", mem.id}, {"peer", mem.address}, {"voter", mem.voter}});
+      j["members"] = members;
+    }
+  }
+  if (transfer_) {
+    nlohmann::json snaps = nlohmann::json::array();
+    for (const TransferStatus& t : transfer_->Status()) {
+      snaps.push_back({{"direction", t.direction},
+                       {"peer", t.peer},
+                       {"state", t.state},
+                       {"bytes", t.bytes},
+                       {"total", t.total},
+                       {"percent", t.total ? 100.0 * double(t.bytes) / double(t.total) : 100.0},
+                       {"resumes", t.resumes},
+                       {"elapsed_ms", t.elapsed_ms}});
+    }
+    j["snapshots"] = snaps;
+  }
   j["cluster_id"] = cluster_id_;
   if (transport_) {
     nlohmann::json peers = nlohmann::json::array();

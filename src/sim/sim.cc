@@ -384,8 +384,11 @@ void Simulation::SnapshotTransfer(SimNode* from, NodeId to, uint64_t term,
       ++result_.stats.snapshots_installed;
       d.replica->InstallSnapshot(src, term, *img);
     }
-    At(now_ + base_delay_, from->id, true, [from, dst, ok] {
-      if (from->replica) from->replica->SnapshotDone(static_cast<NodeId>(dst + 1), ok);
+    LogPosition pos;
+    for (const auto& [k, v] : img->meta)
+      if (k == KvStore::StateMetaKey()) KvStore::DecodeApplied(v, &pos);
+    At(now_ + base_delay_, from->id, true, [from, dst, ok, index = pos.index] {
+      if (from->replica) from->replica->SnapshotDone(static_cast<NodeId>(dst + 1), ok, index);
     });
   });
 }

@@ -22,7 +22,7 @@ GroupCommitWriter::~GroupCommitWriter() {
 void GroupCommitWriter::Submit(WriteBatch batch, bool sync, Done done) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back({std::move(batch), sync, std::move(done)});
+    queue_.push_back({std::move(batch), sync, std::move(done), nullptr});
   }
   cv_.notify_one();
 }
@@ -52,10 +52,19 @@ void GroupCommitWriter::Run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      if (queue_.front().task) {
+        // A task runs alone, after everything before it and before anything after.
+        Pending p = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        Status s = p.task();
+        if (p.done) p.done(s);
+        continue;
+      }
       // Everything that arrived while the previous write ran, within limits.
       size_t bytes = 0;
       while (
-          !queue_.empty() && group.size() < limits::kGroupCommitWritesMax &&
+          !queue_.empty() && !queue_.front().task && group.size() < limits::kGroupCommitWritesMax &&
           (group.empty() || bytes + queue_.front().batch.bytes() <= limits::kGroupCommitBytesMax)) {
         bytes += queue_.front().batch.bytes();
         group.push_back(std::move(queue_.front()));

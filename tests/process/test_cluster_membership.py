@@ -1,0 +1,155 @@
+"""Catch-up at scale and membership changes on real processes: the log is
+compacted and stays bounded; a follower that missed compacted entries gets a
+snapshot; `replicakv server --join` brings a new node in (learner, snapshot,
+log, then voter); RKV.REMOVE takes one out; acks=all counts the current voters;
+a snapshot of more than 50 MB survives a link cut in the middle of its transfer."""
+
+import os
+import subprocess
+import time
+
+import redis
+
+from common import Cluster, check, free_base_port, parse_args, run_tests, wait_until
+
+COMPACT = ["--log-compact-entries", "1000", "--log-keep-entries", "100"]
+
+
+def load(port, n, value=lambda i: f"v{i}", prefix="k", batch=200):
+    r = redis.Redis(port=port, socket_timeout=30)
+    for start in range(0, n, batch):
+        pipe = r.pipeline(transaction=False)
+        for i in range(start, min(n, start + batch)):
+            pipe.set(f"{prefix}{i}", value(i))
+        check(all(x is True for x in pipe.execute()), "writes acknowledged")
+
+
+def main():
+    binary = parse_args().binary
+
+    def test_log_is_compacted_and_a_returning_follower_gets_a_snapshot():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"] + COMPACT).start()
+        try:
+            leader = c.leader()
+            victim = [i for i in c.nodes if i != leader][0]
+            c.kill9(victim)
+            load(c.port(leader), 5000)
+            # The dead follower holds nothing back once it counts as gone.
+            st = wait_until(lambda: (lambda s: s if s["log_first_index"] > 3000 else None)(c.status(leader)),
+                            10, "the leader to compact its log")
+            check(st["last_index"] - st["log_first_index"] < 2000, "and holds a bounded number of entries")
+            c.restart(victim)
+            c.wait_converged(timeout=60)
+            sent = [s for s in c.status(leader)["snapshots"] if s["direction"] == "send" and s["peer"] == victim]
+            check(sent and sent[-1]["state"] == "done", f"the follower got a snapshot: {sent}")
+            check(redis.Redis(port=c.port(victim)).dbsize() == 5000, "the follower has every key")
+        finally:
+            c.cleanup()
+
+    def test_join_and_remove():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"] + COMPACT).start()
+        joiner = None
+        try:
+            leader = c.leader()
+            load(c.port(leader), 3000)
+            base = free_base_port(span=1)
+            data = os.path.join(c.dir, "node-4")
+            log = open(os.path.join(c.dir, "node-4.log"), "ab")
+            # Any member's peer address will do; here a follower's.
+            target = [n for i, n in c.nodes.items() if i != leader][0]["peer"]
+            joiner = subprocess.Popen([binary, "server", "--id", "4", "--data-dir", data, "--listen",
+                                       f"127.0.0.1:{base}", "--mode", "leader", "--acks", "quorum",
+                                       "--join", target] + COMPACT, stdout=log, stderr=log)
+
+            def voter():
+                for m in c.status(leader)["members"]:
+                    if m["id"] == 4:
+                        return m["voter"]
+                return False
+            wait_until(voter, 30, "node 4 to join and be promoted to voter")
+            r4 = redis.Redis(port=base)
+            wait_until(lambda: r4.dbsize() == 3000, 30, "node 4 to hold every key")
+            members = redis.Redis(port=c.port(leader)).execute_command("RKV.MEMBERS")
+            check(len(members) == 4, f"RKV.MEMBERS lists 4 members: {members}")
+            # Writes through the new node work; it is a full member now.
+            check(r4.set("via4", "x") is True, "a write through the new node")
+            # Remove a follower that is not the joiner.
+            gone = [i for i in c.nodes if i != leader][0]
+            check(redis.Redis(port=c.port(leader)).execute_command("RKV.REMOVE", gone) == b"OK", "remove")
+            ids = [m["id"] for m in c.status(leader)["members"]]
+            check(gone not in ids and 4 in ids, f"members now {ids}")
+            try:
+                redis.Redis(port=c.port(leader)).execute_command("RKV.REMOVE", 99)
+                check(False, "removing a non-member is refused")
+            except redis.ResponseError as e:
+                check("not a member" in str(e), str(e))
+            check(redis.Redis(port=c.port(leader)).set("after-remove", "y") is True, "writes go on")
+        finally:
+            if joiner:
+                joiner.kill()
+                joiner.wait()
+            c.cleanup()
+
+    def test_acks_all_counts_the_current_voters():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "all"]).start()
+        try:
+            leader = c.leader()
+            r = redis.Redis(port=c.port(leader))
+            check(r.set("a", 1) is True, "all voters up: acknowledged")
+            down = [i for i in c.nodes if i != leader][0]
+            c.kill9(down)
+
+            def refused():
+                try:
+                    r.set("b", 2)
+                    return False
+                except redis.ResponseError as e:
+                    return "TRYAGAIN" in str(e)
+            wait_until(refused, 10, "writes to be refused while a voter is down")
+            check(r.execute_command("RKV.REMOVE", down) == b"OK", "remove the down voter")
+            check(r.set("c", 3) is True, "acknowledged by every remaining voter")
+        finally:
+            c.cleanup()
+
+    def test_snapshot_over_50mb_survives_a_cut_link():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum", "--allow-faults",
+                                   "--snapshot-mb-per-sec", "25"] + COMPACT).start()
+        try:
+            leader = c.leader()
+            victim = [i for i in c.nodes if i != leader][0]
+            c.kill9(victim)
+            # ~60 MB of incompressible values.
+            load(c.port(leader), 60000, value=lambda i: os.urandom(1000), batch=100)
+            c.restart(victim)
+
+            def sending():
+                for s in c.status(leader)["snapshots"]:
+                    if s["peer"] == victim and s["direction"] == "send" and s["state"] == "sending":
+                        return s if s["bytes"] > (10 << 20) else None
+                return None
+            s = wait_until(sending, 60, "the snapshot transfer to be under way")
+            check(s["total"] >= 50 << 20, f"the snapshot is at least 50 MB: {s['total']}")
+            start = time.time()
+            c.faults(leader, {"drop_to": [victim]})
+            c.faults(victim, {"drop_to": [i for i in c.nodes if i != victim]})
+            time.sleep(3)  # the cut lasts 3 s: the fault itself, not a synchronisation
+            for i in c.nodes:
+                c.faults(i, {"clear": True})
+            c.wait_converged(timeout=120)
+            done = [x for x in c.status(leader)["snapshots"] if x["peer"] == victim and x["direction"] == "send"]
+            last = done[-1]
+            check(last["state"] == "done", f"the transfer finished: {done}")
+            check(redis.Redis(port=c.port(victim)).dbsize() == 60000, "every key arrived")
+            print(f"  snapshot {last['total'] / 1e6:.1f} MB, cut for 3 s at {s['bytes'] / 1e6:.1f} MB, "
+                  f"done {time.time() - start:.1f} s after the cut, {last['resumes']} resume(s), "
+                  f"{last['elapsed_ms'] / 1000:.1f} s in all (rate limit 25 MB/s)", flush=True)
+            check(last["resumes"] >= 1 or len(done) > 1, "the transfer resumed (or restarted cleanly)")
+        finally:
+            c.cleanup()
+
+    run_tests([test_log_is_compacted_and_a_returning_follower_gets_a_snapshot, test_join_and_remove,
+               test_acks_all_counts_the_current_voters, test_snapshot_over_50mb_survives_a_cut_link])
+
+
+if __name__ == "__main__":
+    main()
