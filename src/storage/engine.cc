@@ -39,7 +39,8 @@ void WriteBatch::Append(WriteBatch&& other) {
   if (ops_.empty()) {
     ops_ = std::move(other.ops_);
   } else {
-    ops_.reserve(ops_.size() + other.ops_.size());
+    // No exact reserve here: group commit appends thousands of small batches,
+    // and an exact reserve each time would make the merge quadratic.
     for (auto& op : other.ops_) ops_.push_back(std::move(op));
   }
   bytes_ += other.bytes_;
