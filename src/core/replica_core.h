@@ -230,6 +230,9 @@ class ReplicaCore {
   virtual Ready TakeReady() = 0;
 
   virtual CoreStatus GetStatus() const = 0;
+  // GetStatus().role and .leader_id, cheaply (asked on every routed read).
+  virtual Role role() const { return GetStatus().role; }
+  virtual NodeId leader() const { return GetStatus().leader_id; }
 
   // Snapshots (single leader): the driver installed, durably, a snapshot
   // `from` the leader of `term`; or finished sending one to `to`.

@@ -71,9 +71,9 @@ class LeaderCore final : public ReplicaCore {
   std::vector<Entry> UncommittedEntries() const override;
 
   // For tests and the simulator's checks.
-  Role role() const { return role_; }
+  Role role() const override { return role_; }
   uint64_t term() const { return term_; }
-  NodeId leader() const { return leader_; }
+  NodeId leader() const override { return leader_; }
   uint64_t commit() const { return commit_; }
   uint64_t applied() const { return applied_; }
   uint64_t acked() const { return ack_; }

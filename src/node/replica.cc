@@ -174,6 +174,7 @@ void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta
   log_first_index_ = meta.position.index + 1;
   installing_ = false;
   core_->InstallSnapshot(from, term, meta);
+  host_->OnApplied();
   Drain();
 }
 
@@ -222,6 +223,7 @@ void Replica::Process(Ready rd) {
   for (Message& m : rd.messages) host_->Send(std::move(m));
   // 3. The state machine.
   for (ApplyItem& item : rd.apply) Apply(item);
+  if (!rd.apply.empty()) host_->OnApplied();
   if (rd.committed) {
     // Entries up to the majority commit can no longer be rolled back.
     for (auto it = undo_.begin(); it != undo_.end() && it->first <= *rd.committed;) {

@@ -77,6 +77,8 @@ class ReplicaHost {
   virtual void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) = 0;
   // The membership changed (encoded leader/membership.h).
   virtual void OnMembership(const std::string& encoded) = 0;
+  // The applied state moved forward (entries applied, or a snapshot installed).
+  virtual void OnApplied() {}
 };
 
 class Replica {
@@ -99,6 +101,8 @@ class Replica {
 
   KvStore& store() { return store_; }
   CoreStatus status() const { return core_->GetStatus(); }
+  Role role() const { return core_->role(); }
+  NodeId leader() const { return core_->leader(); }
   ReplicaCore& core() { return *core_; }
   uint64_t storage_writes_in_flight() const { return writes_in_flight_; }
   // Client writes rolled back at failover since the data directory was created.

@@ -56,6 +56,8 @@ void ClientConn::Start() {
     peer_is_loopback_ = ep.address().is_loopback();
   }
   authenticated_ = server_->config().password.empty();
+  consistency_ = server_->config().consistency;
+  read_from_ = server_->config().read_from;
   if (server_->config().password.empty() && server_->config().protected_mode &&
       !peer_is_loopback_) {
     pending_ =
@@ -135,7 +137,8 @@ ClientConn::Kind ClientConn::Classify(const Argv& argv) const {
     if (spec->flags & kCmdReadOnly) return Kind::kRead;
     return Kind::kLocal;
   }
-  if (IsOneOf(name, {"info", "rkv.status", "wait"})) return Kind::kRead;
+  // RKV.SESSION shows a token that must include the writes before it.
+  if (IsOneOf(name, {"info", "rkv.status", "wait", "rkv.session"})) return Kind::kRead;
   return Kind::kLocal;
 }
 
@@ -302,6 +305,11 @@ void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
     server_->Propose(this, seq, RequestKind::kWrite, std::move(data), barrier);
     return;
   }
+  if (spec->flags & kCmdReadOnly) {
+    if (!TryReadNow(slot, spec, argv))
+      StartRead(slot, seq, {std::vector<std::string>(argv.begin(), argv.end())}, false);
+    return;
+  }
   ApplyContext ctx{&server_->replica().store(), {}};
   FinishReply(slot, spec->run(ctx, argv));
 }
@@ -315,15 +323,11 @@ void ClientConn::RunTransaction(Slot& slot, uint64_t seq) {
   }
   slot.exec = true;
   if (!has_write) {
-    // Reads only: run here, atomically (the loop runs nothing else meanwhile).
-    ApplyContext ctx{&server_->replica().store(), {}};
-    std::vector<Reply> replies;
-    for (const auto& cmd : slot.transaction) {
-      Argv argv(cmd.begin(), cmd.end());
-      replies.push_back(FindKvCommand(cmd[0])->run(ctx, argv));
-    }
+    // Reads only: at the connection's level, then all at one applied position
+    // (the loop runs nothing else meanwhile).
+    std::vector<std::vector<std::string>> commands = std::move(slot.transaction);
     slot.transaction.clear();
-    FinishReply(slot, Reply::Array(std::move(replies)));
+    StartRead(slot, seq, std::move(commands), true);
     return;
   }
   std::vector<Argv> commands;
@@ -345,6 +349,7 @@ void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
   switch (outcome.kind) {
     case RequestOutcome::Kind::kApplied:
       last_write_index_ = std::max(last_write_index_, outcome.position.index);
+      AdvanceToken(outcome.position);
       if (slot.exec) {
         FinishReply(slot, Reply::Array(std::move(outcome.replies)));
       } else {

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "kv/command_codec.h"
+#include "node/read_service.h"
 #include "node/replica.h"
 #include "resp/parser.h"
+#include "server/peer_codec.h"
 
 namespace rkv {
 
@@ -28,6 +30,10 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   void Start();
   // The outcome of a request this connection proposed (loop thread).
   void OnOutcome(uint64_t slot_seq, RequestOutcome outcome);
+  // Reads at a level (client_reads.cc): the read service decided, or a
+  // forwarded read came back (`reply` is meaningful when `status` is ok).
+  void OnReadDecision(uint64_t slot_seq, ReadDecision decision);
+  void OnForwardedRead(uint64_t slot_seq, const Status& status, ReadReplyMsg reply);
   void Close();
 
   uint64_t id() const { return id_; }
@@ -72,6 +78,19 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   Kind Classify(const Argv& argv) const;
   void FlushReplies();
 
+  // Reads (client_reads.cc). TryReadNow serves a single read at once when its
+  // level and routing allow; StartRead takes the slow path (wait, forward).
+  bool TryReadNow(Slot& slot, const KvCommandSpec* spec, const Argv& argv);
+  void StartRead(Slot& slot, uint64_t seq, std::vector<std::vector<std::string>> commands,
+                 bool exec);
+  void ServeRead(Slot& slot);
+  void Forward(Slot& slot, uint64_t seq, NodeId to);
+  ReadSpec CurrentReadSpec() const { return ReadSpec{consistency_, token_, true}; }
+  void AdvanceToken(LogPosition p) { token_ = MaxPosition(token_, p); }
+  Reply ConsistencyCommand(const Argv& argv);
+  Reply SessionCommand(const Argv& argv);
+  Reply ReadFromCommand(const Argv& argv);
+
   // Commands answered here (server_commands.cc).
   bool RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv);
   Reply Hello(const Argv& argv);
@@ -110,6 +129,11 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   size_t writes_in_flight_ = 0;
 
   uint64_t last_write_index_ = 0;  // the log position of this client's last write (WAIT)
+  // Read levels: this connection's level, routing and session token (the
+  // newest log position it wrote or read).
+  ReadConsistency consistency_;
+  ReadFrom read_from_ = ReadFrom::kNearest;
+  LogPosition token_;
 
   bool in_multi_ = false;
   bool multi_dirty_ = false;

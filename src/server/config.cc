@@ -190,6 +190,31 @@ const std::vector<OptionDef>& Options() {
     add("snapshot_mb_per_sec",
         "leader mode: bandwidth a snapshot transfer may use, MB/s (default 1024)", false,
         UintSetter(&ServerConfig::snapshot_mb_per_sec, 1, 1000000));
+    add("consistency",
+        "default read level of a connection: strong | session | bounded:MS | eventual (default "
+        "session)",
+        false, [](ServerConfig* c, std::string_view name, std::string_view v) -> Status {
+          std::vector<std::string_view> words;
+          for (size_t i = 0; i < v.size();) {
+            size_t end = v.find(' ', i);
+            if (end == std::string_view::npos) end = v.size();
+            if (end > i) words.push_back(v.substr(i, end - i));
+            i = end + 1;
+          }
+          std::string why;
+          if (!ParseReadConsistency(words, &c->consistency, &why)) return Bad(name, v, why);
+          return Status::Ok();
+        });
+    add("read_from", "default read routing of a connection: nearest | leader | follower", false,
+        [](ServerConfig* c, std::string_view name, std::string_view v) -> Status {
+          if (!ParseReadFrom(v, &c->read_from))
+            return Bad(name, v, "expected one of nearest, leader, follower");
+          return Status::Ok();
+        });
+    add("session_wait_ms",
+        "how long a replica behind a read's session token (or bound) waits before it forwards "
+        "the read or answers -STALE (default 200)",
+        false, UintSetter(&ServerConfig::session_wait_ms, 0, 600000));
     add("max_clients", "most client connections at once (default 10000)", false,
         UintSetter(&ServerConfig::max_clients, 1, 1000000));
     return d;

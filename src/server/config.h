@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "node/read_service.h"
 
 namespace rkv {
 
@@ -41,6 +42,11 @@ struct ServerConfig {
   uint64_t heartbeat_ms = 50;
   uint64_t request_timeout_ms = 5000;
   uint64_t max_clients = 10000;
+  // Reads (node/read_service.h): a connection's defaults, changed with
+  // RKV.CONSISTENCY and RKV.READFROM.
+  ReadConsistency consistency;  // session
+  ReadFrom read_from = ReadFrom::kNearest;
+  uint64_t session_wait_ms = 200;
   // Log compaction (leader mode), see docs/OPERATIONS.md.
   uint64_t log_compact_entries = 100000;
   uint64_t log_compact_bytes = 256ULL << 20;

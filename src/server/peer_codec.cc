@@ -137,7 +137,65 @@ Status DecodeFrame(std::string_view body, DecodedFrame* out) {
     out->acks.push_back(
         {a.snapshot_id(), a.received(), a.done(), a.failed(), a.error(), a.resend()});
   }
+  for (const proto::ReadForward& r : frame.reads()) {
+    ReadForwardMsg m;
+    m.id = r.id();
+    if (r.level() > static_cast<uint32_t>(ReadLevel::kEventual))
+      return Status::Corruption("forwarded read of unknown level " + std::to_string(r.level()));
+    m.spec.consistency.level = static_cast<ReadLevel>(r.level());
+    m.spec.consistency.bound_ms = r.bound_ms();
+    if (m.spec.consistency.level == ReadLevel::kBounded &&
+        (r.bound_ms() == 0 || r.bound_ms() > kBoundedReadMsMax))
+      return Status::Corruption("forwarded bounded read with bound " +
+                                std::to_string(r.bound_ms()));
+    m.spec.token = {r.token_term(), r.token_index()};
+    m.spec.may_forward = false;
+    if (r.protocol() != 2 && r.protocol() != 3)
+      return Status::Corruption("forwarded read for RESP protocol " + std::to_string(r.protocol()));
+    m.protocol = static_cast<int>(r.protocol());
+    m.exec = r.exec();
+    if (r.commands_size() == 0 || (!m.exec && r.commands_size() != 1) ||
+        r.commands_size() > static_cast<int>(kForwardedReadCommandsMax))
+      return Status::Corruption("forwarded read with " + std::to_string(r.commands_size()) +
+                                " commands");
+    for (const proto::ReadCommand& c : r.commands()) {
+      if (c.args_size() == 0) return Status::Corruption("forwarded read with an empty command");
+      m.commands.emplace_back(c.args().begin(), c.args().end());
+    }
+    out->reads.push_back(std::move(m));
+  }
+  for (const proto::ReadReply& r : frame.read_replies()) {
+    if (r.reply().empty()) return Status::Corruption("forwarded read reply is empty");
+    out->read_replies.push_back({r.id(), r.reply(), {r.term(), r.index()}});
+  }
   return Status::Ok();
+}
+
+void EncodeReadForwardFrame(const ReadForwardMsg& m, std::string* out) {
+  proto::PeerFrame frame;
+  proto::ReadForward* p = frame.add_reads();
+  p->set_id(m.id);
+  p->set_level(static_cast<uint32_t>(m.spec.consistency.level));
+  p->set_bound_ms(m.spec.consistency.bound_ms);
+  p->set_token_term(m.spec.token.term);
+  p->set_token_index(m.spec.token.index);
+  p->set_protocol(static_cast<uint32_t>(m.protocol));
+  p->set_exec(m.exec);
+  for (const auto& cmd : m.commands) {
+    proto::ReadCommand* c = p->add_commands();
+    for (const std::string& a : cmd) c->add_args(a);
+  }
+  AppendFrame(frame, out);
+}
+
+void EncodeReadReplyFrame(const ReadReplyMsg& m, std::string* out) {
+  proto::PeerFrame frame;
+  proto::ReadReply* p = frame.add_read_replies();
+  p->set_id(m.id);
+  p->set_reply(m.reply);
+  p->set_term(m.position.term);
+  p->set_index(m.position.index);
+  AppendFrame(frame, out);
 }
 
 void EncodeChunkFrame(const SnapshotChunkMsg& c, std::string* out) {

@@ -8,6 +8,7 @@
 
 #include "core/replica_core.h"
 #include "core/status.h"
+#include "node/read_service.h"
 
 namespace rkv {
 
@@ -55,12 +56,33 @@ struct SnapshotAckMsg {
   bool resend = false;
 };
 
+// Read forwarding (node/read_service.h).
+inline constexpr size_t kForwardedReadCommandsMax = 1024 * 1024;  // as MULTI's queue
+struct ReadForwardMsg {
+  uint64_t id = 0;
+  ReadSpec spec;  // may_forward is always false at the receiver
+  int protocol = 2;
+  bool exec = false;
+  std::vector<std::vector<std::string>> commands;
+};
+
+struct ReadReplyMsg {
+  uint64_t id = 0;
+  std::string reply;
+  LogPosition position;
+};
+
+void EncodeReadForwardFrame(const ReadForwardMsg& m, std::string* out);
+void EncodeReadReplyFrame(const ReadReplyMsg& m, std::string* out);
+
 struct DecodedFrame {
   bool has_hello = false;
   PeerHello hello;
   std::vector<Message> messages;
   std::vector<SnapshotChunkMsg> chunks;
   std::vector<SnapshotAckMsg> acks;
+  std::vector<ReadForwardMsg> reads;
+  std::vector<ReadReplyMsg> read_replies;
 };
 
 void EncodeChunkFrame(const SnapshotChunkMsg& chunk, std::string* out);

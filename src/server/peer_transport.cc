@@ -134,7 +134,8 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
       if (!CheckHello(frame.hello)) return;
       hello_done_ = true;
     }
-    if (join_only_ && (!frame.chunks.empty() || !frame.acks.empty())) {
+    if (join_only_ && (!frame.chunks.empty() || !frame.acks.empty() || !frame.reads.empty() ||
+                       !frame.read_replies.empty())) {
       Fail("a node outside the cluster may only ask to join");
       return;
     }
@@ -156,6 +157,14 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     for (SnapshotAckMsg& a : frame.acks) {
       t_->handlers_.ack(from_, std::move(a));
+      if (t_->stopped_) return;
+    }
+    for (ReadForwardMsg& r : frame.reads) {
+      if (t_->handlers_.read) t_->handlers_.read(from_, std::move(r));
+      if (t_->stopped_) return;
+    }
+    for (ReadReplyMsg& r : frame.read_replies) {
+      if (t_->handlers_.read_reply) t_->handlers_.read_reply(from_, std::move(r));
       if (t_->stopped_) return;
     }
     ReadHeader();
@@ -355,6 +364,42 @@ bool PeerTransport::SendAck(NodeId to, const SnapshotAckMsg& ack) {
   EncodeAckFrame(ack, &link->pending_buf);
   if (!link->writing) WriteLink(link);
   return true;
+}
+
+bool PeerTransport::SendFrameBytes(NodeId to, std::string frame) {
+  auto it = links_.find(to);
+  if (it == links_.end() || stopped_) return false;
+  std::shared_ptr<OutLink> link = it->second;
+  if (!link->connected ||
+      link->pending_buf.size() + link->writing_buf.size() > kLinkBacklogBytesMax)
+    return false;
+  if (faults_.drop_to.count(to)) return true;  // lost on the way: the sender times out
+  if (faults_.delay_ms > 0 && faults_.delay_to.count(to)) {
+    auto timer =
+        std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(faults_.delay_ms));
+    auto bytes = std::make_shared<std::string>(std::move(frame));
+    timer->async_wait([this, timer, bytes, link](const asio::error_code& ec) {
+      if (ec || stopped_ || link->closed || !link->connected) return;
+      link->pending_buf += *bytes;
+      if (!link->writing) WriteLink(link);
+    });
+    return true;
+  }
+  link->pending_buf += frame;
+  if (!link->writing) WriteLink(link);
+  return true;
+}
+
+bool PeerTransport::SendRead(NodeId to, const ReadForwardMsg& m) {
+  std::string frame;
+  EncodeReadForwardFrame(m, &frame);
+  return SendFrameBytes(to, std::move(frame));
+}
+
+bool PeerTransport::SendReadReply(NodeId to, const ReadReplyMsg& m) {
+  std::string frame;
+  EncodeReadReplyFrame(m, &frame);
+  return SendFrameBytes(to, std::move(frame));
 }
 
 void PeerTransport::SendJoin(const HostPort& target, const Message& m) {

@@ -44,6 +44,9 @@ struct PeerHandlers {
   std::function<void(NodeId from, SnapshotAckMsg)> ack;
   // A node that had no cluster id yet (it is joining) learned it.
   std::function<void(const std::string& cluster_id)> cluster_id;
+  // Read forwarding.
+  std::function<void(NodeId from, ReadForwardMsg)> read;
+  std::function<void(NodeId from, ReadReplyMsg)> read_reply;
 };
 
 class PeerTransport {
@@ -61,6 +64,10 @@ class PeerTransport {
   // backlog is full (the sender retries).
   bool SendChunk(NodeId to, const SnapshotChunkMsg& chunk);
   bool SendAck(NodeId to, const SnapshotAckMsg& ack);
+  // Read forwarding: false if the link is down (the caller answers at once).
+  // Subject to the test faults like core messages.
+  bool SendRead(NodeId to, const ReadForwardMsg& m);
+  bool SendReadReply(NodeId to, const ReadReplyMsg& m);
   // A join request to a member's peer address (this node is no member yet).
   void SendJoin(const HostPort& target, const Message& m);
 
@@ -82,6 +89,7 @@ class PeerTransport {
   void WriteLink(const std::shared_ptr<OutLink>& link);
   void Accept();
   void AddLink(NodeId id, const HostPort& addr);
+  bool SendFrameBytes(NodeId to, std::string frame);
 
   asio::io_context& io_;
   PeerHello self_;

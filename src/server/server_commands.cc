@@ -45,6 +45,9 @@ const std::vector<ServerCommandInfo>& ServerCommandInfos() {
       {"rkv.status", 1, {"loading", "stale", "fast"}},
       {"wait", 3, {"noscript"}},
       {"rkv.members", 1, {"loading", "stale"}},
+      {"rkv.consistency", -1, {"loading", "stale", "fast"}},
+      {"rkv.session", -1, {"loading", "stale", "fast"}},
+      {"rkv.readfrom", -1, {"loading", "stale", "fast"}},
       {"rkv.remove", 2, {"admin", "noscript"}},
   };
   return infos;
@@ -134,6 +137,9 @@ bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
     slot.protocol = 2;
     name_.clear();
     authenticated_ = server_->config().password.empty();
+    consistency_ = server_->config().consistency;
+    read_from_ = server_->config().read_from;
+    token_ = LogPosition{};
     FinishReply(slot, Reply::Status("RESET"));
   } else if (name == "multi") {
     if (!arity(1)) return true;
@@ -232,6 +238,12 @@ bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
     }
     SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
     server_->Propose(this, seq, RequestKind::kRemoveMember, std::to_string(id));
+  } else if (name == "rkv.consistency") {
+    FinishReply(slot, ConsistencyCommand(argv));
+  } else if (name == "rkv.session") {
+    if (arity(-1)) FinishReply(slot, SessionCommand(argv));
+  } else if (name == "rkv.readfrom") {
+    FinishReply(slot, ReadFromCommand(argv));
   } else if (name == "rkv.status") {
     if (arity(1)) FinishReply(slot, Reply::Bulk(server_->StatusJson()));
   } else {

@@ -141,6 +141,11 @@ Status ServerImpl::OpenStorage() {
   auto replica = Replica::Open(this, engine_.get(), factory);
   if (!replica.ok()) return replica.status();
   replica_ = std::move(replica.value());
+  ReadService::Options ro;
+  ro.session_wait_ns = config_.session_wait_ms * 1'000'000ULL;
+  ro.node_id = config_.id;
+  reads_ = std::make_unique<ReadService>(
+      replica_.get(), [this] { return next_request_id_++; }, ro);
   return Status::Ok();
 }
 
@@ -193,6 +198,10 @@ Status ServerImpl::Start() {
     };
     handlers.chunk = [this](NodeId from, SnapshotChunkMsg c) { transfer_->OnChunk(from, c); };
     handlers.ack = [this](NodeId from, SnapshotAckMsg a) { transfer_->OnAck(from, a); };
+    handlers.read = [this](NodeId from, ReadForwardMsg m) {
+      ServeForwardedRead(from, std::move(m));
+    };
+    handlers.read_reply = [this](NodeId from, ReadReplyMsg m) { OnReadReply(from, std::move(m)); };
     handlers.cluster_id = [this](const std::string& id) {
       cluster_id_ = id;
       WriteBatch b;
@@ -282,6 +291,7 @@ void ServerImpl::ScheduleTick() {
     if (ec) return;
     uint64_t now = MonotonicNowNs();
     replica_->Tick(now);
+    TickReads(now);
     if (!waiters_.empty()) CheckWaiters();
     LogRoleChanges();
     if (transfer_) transfer_->Tick(now);
@@ -453,6 +463,10 @@ void ServerImpl::Send(Message m) {
 }
 
 void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
+  if (outcome.kind != RequestOutcome::Kind::kApplied && reads_ &&
+      reads_->OnOutcome(request_id, outcome.kind == RequestOutcome::Kind::kReadReady,
+                        outcome.status, MonotonicNowNs()))
+    return;
   auto it = requests_.find(request_id);
   if (it == requests_.end()) return;
   PendingRequest p = it->second;

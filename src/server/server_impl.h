@@ -8,9 +8,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "node/read_service.h"
 #include "node/replica.h"
 #include "server/config.h"
 #include "server/metrics.h"
+#include "server/peer_codec.h"
 #include "storage/engine.h"
 #include "storage/group_commit.h"
 
@@ -23,6 +25,12 @@ class SnapshotTransfer;
 
 uint64_t MonotonicNowNs();
 uint64_t WallNowMs();
+
+// Runs read-only commands on the applied state (one command, or an EXEC's
+// list whose replies form one array). Unknown commands and writes get an
+// error reply: forwarded reads come from peers and are checked here.
+Reply RunReadCommands(KvStore* store, const std::vector<std::vector<std::string>>& commands,
+                      bool exec);
 
 class ServerImpl final : public ReplicaHost {
  public:
@@ -46,6 +54,7 @@ class ServerImpl final : public ReplicaHost {
   void SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) override;
   void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
   void OnMembership(const std::string& encoded) override;
+  void OnApplied() override;
 
   // --- for client connections (loop thread) ---
   // Proposes a request on behalf of a connection's slot.
@@ -57,6 +66,19 @@ class ServerImpl final : public ReplicaHost {
             uint64_t timeout_ms);
   // Followers whose log holds `index` (0 unless this node leads).
   uint64_t ReplicasHolding(uint64_t index);
+  // --- reads at a level (server_reads.cc) ---
+  ReadService& reads() { return *reads_; }
+  // Where a connection's read runs under routing `from`: 0 here, another
+  // node's id to forward it to, or kNoReadTarget (no leader is known).
+  static constexpr NodeId kNoReadTarget = ~NodeId{0};
+  NodeId ReadTarget(ReadFrom from);
+  // The read service's decision on a connection's read, delivered to
+  // conn->OnReadDecision from the event loop (never from within this call).
+  void AwaitRead(ClientConn* conn, uint64_t slot_seq, const ReadSpec& spec);
+  // Hands a read to node `to`; the answer, or a -TRYAGAIN when none comes in
+  // time, is delivered to conn->OnForwardedRead (never from within this call).
+  void ForwardRead(ClientConn* conn, uint64_t slot_seq, NodeId to, ReadForwardMsg m);
+
   // POST /faults (loop thread): applies a JSON fault request; returns an error text or "".
   std::string ApplyFaults(const std::string& json);
   PeerTransport* transport() { return transport_.get(); }
@@ -111,6 +133,20 @@ class ServerImpl final : public ReplicaHost {
     uint64_t deadline_ns;  // 0: none
   };
   std::vector<Waiter> waiters_;
+
+  std::unique_ptr<ReadService> reads_;
+  struct ForwardedRead {
+    std::weak_ptr<ClientConn> conn;
+    uint64_t slot_seq;
+    NodeId to;
+    uint64_t deadline_ns;
+  };
+  std::unordered_map<uint64_t, ForwardedRead> forwarded_reads_;
+  uint64_t next_forward_id_ = 1;
+  uint64_t reads_forwarded_out_ = 0, reads_forwarded_in_ = 0;
+  void ServeForwardedRead(NodeId from, ReadForwardMsg m);
+  void OnReadReply(NodeId from, ReadReplyMsg m);
+  void TickReads(uint64_t now);
   void CheckWaiters();
   void LogRoleChanges();
   Role last_role_ = Role::kStandalone;

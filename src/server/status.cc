@@ -58,7 +58,6 @@ std::string ServerImpl::StatusJson() {
     for (const FollowerStatus& f : st.followers) {
       followers.push_back({{"id", f.id},
                            {"voter", f.voter},
-                           {"voter", f.voter},
                            {"match_index", f.match_index},
                            {"lag_entries", f.lag_entries},
                            {"lag_ms", f.lag_ms},
@@ -68,6 +67,22 @@ std::string ServerImpl::StatusJson() {
   }
   j["rolled_back_writes"] = replica_->rolled_back_writes();
   j["log_first_index"] = st.log_first_index;
+  {
+    const ReadStats& rs = reads_->stats();
+    std::optional<uint64_t> fresh = reads_->confirmed_staleness_ns(MonotonicNowNs());
+    j["reads"] = {{"default_consistency", config_.consistency.ToString()},
+                  {"served_at_once", rs.served_at_once},
+                  {"served_after_wait", rs.served_after_wait},
+                  {"max_wait_ms", static_cast<double>(rs.max_wait_ns) / 1e6},
+                  {"forwarded_out", reads_forwarded_out_},
+                  {"forwarded_in", reads_forwarded_in_},
+                  {"stale", rs.stale},
+                  {"failed", rs.failed},
+                  {"read_index_rounds", rs.read_index_rounds},
+                  {"waiting", reads_->waiting()},
+                  {"confirmed_staleness_ms",
+                   fresh ? nlohmann::json(static_cast<double>(*fresh) / 1e6) : nlohmann::json()}};
+  }
   {
     Membership m;
     if (Membership::Decode(st.membership, &m)) {
@@ -308,6 +323,23 @@ std::string ServerImpl::MetricsText() {
                 "Writes of this node's log that a new leader's log did not have, saved to the "
                 "rollback directory (some acknowledged, under async or one).",
                 replica_->rolled_back_writes());
+  {
+    const ReadStats& rs = reads_->stats();
+    AppendCounter(&out, "replicakv_reads_served_at_once_total",
+                  "Reads served without waiting (their level was already met here).",
+                  rs.served_at_once);
+    AppendCounter(&out, "replicakv_reads_served_after_wait_total",
+                  "Reads served here after waiting for the applied state (session token, "
+                  "bound, read index).",
+                  rs.served_after_wait);
+    AppendCounter(&out, "replicakv_reads_forwarded_total",
+                  "Reads this node handed to another node (routing, or too far behind).",
+                  reads_forwarded_out_);
+    AppendCounter(&out, "replicakv_reads_stale_total",
+                  "Reads answered -STALE: the level could not be met in time.", rs.stale);
+    AppendCounter(&out, "replicakv_read_index_rounds_total",
+                  "Read-index rounds proposed for strong and bounded reads.", rs.read_index_rounds);
+  }
   AppendGauge(&out, "replicakv_is_leader", "1 if this node is the leader.",
               st.role == Role::kLeader ? 1 : 0);
   for (const FollowerStatus& f : st.followers) {

@@ -25,6 +25,8 @@ class StandaloneCore final : public ReplicaCore {
   bool HasReady() const override { return !ready_.empty(); }
   Ready TakeReady() override;
   CoreStatus GetStatus() const override;
+  Role role() const override { return Role::kStandalone; }
+  NodeId leader() const override { return 0; }
 
  private:
   static constexpr uint64_t kTerm = 1;
