@@ -1,10 +1,13 @@
 #include "check/history.h"
 
-#include <charconv>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <simdjson.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "check/history_stream.h"
 #include "core/encoding.h"
 
 namespace rkv {
@@ -47,123 +50,360 @@ std::string_view OpTypeName(OpType t) {
 
 namespace {
 
-bool ValueToString(const nlohmann::json& v, std::optional<std::string>* out) {
-  if (v.is_null()) {
-    *out = std::nullopt;
-  } else if (v.is_string()) {
-    *out = v.get<std::string>();
-  } else if (v.is_number_integer()) {
-    *out = std::to_string(v.get<int64_t>());
-  } else if (v.is_number_unsigned()) {
-    *out = std::to_string(v.get<uint64_t>());
-  } else if (v.is_number_float()) {
-    *out = v.dump();
-  } else {
-    return false;
-  }
-  return true;
+namespace dom = simdjson::dom;
+
+// Bytes read per block when streaming a file; a longer line grows the buffer.
+constexpr size_t kReadBlockBytes = 16u << 20;
+static_assert(EventLineParser::kPadding >= simdjson::SIMDJSON_PADDING);
+
+}  // namespace
+
+struct EventLineParser::Impl {
+  // The DOM parser picks the best kernel for the CPU at run time (the
+  // on-demand API would be fixed at compile time to the baseline's).
+  dom::parser parser;
+  // Numbers (value, value2, key) as strings need storage the views can borrow.
+  std::string scratch[3];
+};
+
+EventLineParser::EventLineParser() : impl_(std::make_unique<Impl>()) {}
+EventLineParser::~EventLineParser() = default;
+
+namespace {
+
+std::string NumberText(dom::element v) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  if (!v.get_int64().get(i)) return std::to_string(i);
+  if (!v.get_uint64().get(u)) return std::to_string(u);
+  if (v.get_double().get(d)) return {};
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+  return std::string(buf, ec == std::errc() ? p : buf);
 }
 
-Status ParseLine(const std::string& line, size_t lineno, Event* e) {
-  auto where = [lineno](const std::string& what) {
-    return Status::Invalid("line " + std::to_string(lineno) + ": " + what);
-  };
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return where("not a JSON object");
-  std::string type = j.value("type", "");
-  if (type == "invoke")
-    e->type = EventType::kInvoke;
-  else if (type == "ok")
-    e->type = EventType::kOk;
-  else if (type == "fail")
-    e->type = EventType::kFail;
-  else if (type == "info")
-    e->type = EventType::kInfo;
-  else if (type == "final")
-    e->type = EventType::kFinal;
-  else if (type == "rollback")
-    e->type = EventType::kRollback;
-  else
-    return where("unknown type '" + type + "'");
-  if (j.contains("key")) {
-    if (!j["key"].is_string() && !j["key"].is_number()) return where("key must be a string");
-    e->key = j["key"].is_string() ? j["key"].get<std::string>() : j["key"].dump();
+// A scalar as the string it compares as: null -> nullopt, a number as its
+// decimal string, a string as is. False for anything else.
+bool ScalarString(dom::element v, std::string* scratch, std::optional<std::string_view>* out) {
+  switch (v.type()) {
+    case dom::element_type::NULL_VALUE:
+      *out = std::nullopt;
+      return true;
+    case dom::element_type::STRING: {
+      std::string_view s;
+      if (v.get_string().get(s)) return false;
+      *out = s;
+      return true;
+    }
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+    case dom::element_type::DOUBLE:
+      *scratch = NumberText(v);
+      *out = *scratch;
+      return true;
+    default:
+      return false;
   }
-  if (j.contains("node") && j["node"].is_number_unsigned()) e->node = j["node"].get<uint64_t>();
-  if (j.contains("term") && j["term"].is_number_unsigned()) e->term = j["term"].get<uint64_t>();
-  if (j.contains("index") && j["index"].is_number_unsigned()) e->index = j["index"].get<uint64_t>();
-  if (j.contains("command") && j["command"].is_array())
-    for (const auto& a : j["command"])
-      if (a.is_string()) e->command.push_back(a.get<std::string>());
+}
+
+bool Unsigned(dom::element v, uint64_t* out) { return !v.get_uint64().get(*out); }
+
+// The fields of one object, before they are checked against each other.
+struct RawFields {
+  std::string_view type, op;
+  bool has_client = false, client_ok = false, has_time = false, time_ok = false;
+  bool has_value = false, value_ok = false, value_is_array = false;
+  size_t value_items = 0;
+  bool key_ok = true;
+};
+
+void ReadValue(dom::element v, std::string* scratch, RawFields* f, EventView* e) {
+  f->has_value = true;
+  dom::array a;
+  if (v.get_array().get(a)) {
+    f->value_ok = ScalarString(v, &scratch[0], &e->value);
+    return;
+  }
+  f->value_is_array = true;
+  f->value_ok = true;
+  for (dom::element item : a) {
+    std::optional<std::string_view> s;
+    if (!ScalarString(item, &scratch[f->value_items < 2 ? f->value_items : 1], &s))
+      f->value_ok = false;
+    if (f->value_items == 0) e->value = s;
+    if (f->value_items == 1) e->value2 = s;
+    ++f->value_items;
+  }
+}
+
+void ReadField(std::string_view k, dom::element v, std::string* scratch, RawFields* f,
+               EventView* e) {
+  if (k == "type") {
+    if (v.get_string().get(f->type)) f->type = "<not a string>";
+  } else if (k == "op") {
+    if (v.get_string().get(f->op)) f->op = "<not a string>";
+  } else if (k == "key") {
+    std::optional<std::string_view> s;
+    f->key_ok = (v.is_string() || v.is_number()) && ScalarString(v, &scratch[2], &s) && s;
+    if (f->key_ok) e->key = *s;
+  } else if (k == "client") {
+    f->has_client = true;
+    f->client_ok = Unsigned(v, &e->client);
+  } else if (k == "time") {
+    f->has_time = true;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double d = 0;
+    f->time_ok = true;
+    if (!v.get_uint64().get(u))
+      e->time = u;
+    else if (!v.get_int64().get(i))
+      e->time = static_cast<uint64_t>(i);
+    else if (!v.get_double().get(d))
+      e->time = static_cast<uint64_t>(d);
+    else
+      f->time_ok = false;
+  } else if (k == "value") {
+    ReadValue(v, scratch, f, e);
+  } else if (k == "result") {
+    int64_t i = 0;
+    if (!v.get_int64().get(i)) e->result = i;
+  } else if (k == "version") {
+    std::string_view s;
+    if (!v.get_string().get(s)) e->version = s;
+  } else if (k == "session") {
+    uint64_t s = 0;
+    if (Unsigned(v, &s)) e->session = s;
+  } else if (k == "node") {
+    Unsigned(v, &e->node);
+  } else if (k == "term") {
+    Unsigned(v, &e->term);
+  } else if (k == "index") {
+    Unsigned(v, &e->index);
+  } else if (k == "command") {
+    dom::array a;
+    if (!v.get_array().get(a))
+      for (dom::element item : a) {
+        std::string_view s;
+        if (!item.get_string().get(s)) e->command.push_back(s);
+      }
+  }
+}
+
+bool ParseEventType(std::string_view s, EventType* t) {
+  static constexpr std::pair<std::string_view, EventType> kTypes[] = {
+      {"invoke", EventType::kInvoke}, {"ok", EventType::kOk},
+      {"fail", EventType::kFail},     {"info", EventType::kInfo},
+      {"final", EventType::kFinal},   {"rollback", EventType::kRollback}};
+  for (const auto& [name, type] : kTypes)
+    if (s == name) {
+      *t = type;
+      return true;
+    }
+  return false;
+}
+
+bool ParseOpType(std::string_view s, OpType* t) {
+  static constexpr std::pair<std::string_view, OpType> kOps[] = {{"read", OpType::kRead},
+                                                                 {"write", OpType::kWrite},
+                                                                 {"cas", OpType::kCas},
+                                                                 {"append", OpType::kAppend},
+                                                                 {"incr", OpType::kIncr}};
+  for (const auto& [name, op] : kOps)
+    if (s == name) {
+      *t = op;
+      return true;
+    }
+  return false;
+}
+
+// Checks the fields against each other, in the order the messages promise.
+Status Validate(const RawFields& f, EventView* e) {
+  if (!ParseEventType(f.type, &e->type))
+    return Status::Invalid("unknown type '" + std::string(f.type) + "'");
+  if (!f.key_ok) return Status::Invalid("key must be a string");
   if (e->type == EventType::kFinal || e->type == EventType::kRollback) {
-    if (j.contains("value") && !ValueToString(j["value"], &e->value))
-      return where("value must be a string, a number or null");
+    if (f.has_value && (!f.value_ok || f.value_is_array))
+      return Status::Invalid("value must be a string, a number or null");
     return Status::Ok();
   }
-  if (!j.contains("client") || !j["client"].is_number_unsigned())
-    return where("client must be a non-negative integer");
-  e->client = j["client"].get<uint64_t>();
-  if (!j.contains("time") || !j["time"].is_number()) return where("time must be a number");
-  e->time = j["time"].is_number_unsigned() ? j["time"].get<uint64_t>()
-                                           : static_cast<uint64_t>(j["time"].get<double>());
-  std::string op = j.value("op", "");
-  if (op == "read")
-    e->op = OpType::kRead;
-  else if (op == "write")
-    e->op = OpType::kWrite;
-  else if (op == "cas")
-    e->op = OpType::kCas;
-  else if (op == "append")
-    e->op = OpType::kAppend;
-  else if (op == "incr")
-    e->op = OpType::kIncr;
-  else
-    return where("unknown op '" + op + "'");
-  if (j.contains("value")) {
-    const auto& v = j["value"];
+  if (!f.has_client || !f.client_ok)
+    return Status::Invalid("client must be a non-negative integer");
+  if (!f.has_time || !f.time_ok) return Status::Invalid("time must be a number");
+  if (!ParseOpType(f.op, &e->op)) return Status::Invalid("unknown op '" + std::string(f.op) + "'");
+  if (f.has_value) {
     if (e->op == OpType::kCas) {
-      if (!v.is_array() || v.size() != 2 || !ValueToString(v[0], &e->value) ||
-          !ValueToString(v[1], &e->value2))
-        return where("cas value must be [expected, new]");
-    } else if (!ValueToString(v, &e->value)) {
-      return where("value must be a string, a number or null");
+      if (!f.value_is_array || f.value_items != 2 || !f.value_ok)
+        return Status::Invalid("cas value must be [expected, new]");
+    } else if (f.value_is_array || !f.value_ok) {
+      return Status::Invalid("value must be a string, a number or null");
     }
   }
-  if (j.contains("result") && j["result"].is_number_integer())
-    e->result = j["result"].get<int64_t>();
-  if (j.contains("version") && j["version"].is_string())
-    e->version = j["version"].get<std::string>();
-  if (j.contains("session") && j["session"].is_number_unsigned())
-    e->session = j["session"].get<uint64_t>();
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<History> ParseHistory(std::string_view text) {
-  History h;
-  size_t lineno = 0, start = 0;
+Status EventLineParser::Parse(std::string_view line, size_t capacity, uint64_t lineno,
+                              EventView* e) {
+  auto where = [lineno](const std::string& what) {
+    return Status::Invalid("line " + std::to_string(lineno) + ": " + what);
+  };
+  (void)capacity;  // the caller guarantees kPadding bytes after the line
+  e->type = EventType::kInvoke;
+  e->op = OpType::kNone;
+  e->client = e->time = e->node = e->term = e->index = 0;
+  e->key = e->version = {};
+  e->value = e->value2 = std::nullopt;
+  e->result = std::nullopt;
+  e->session = std::nullopt;
+  e->command.clear();
+  e->line = lineno;
+  dom::element doc;
+  dom::object obj;
+  if (impl_->parser.parse(line.data(), line.size(), false).get(doc) || doc.get_object().get(obj))
+    return where("not a JSON object");
+  RawFields f;
+  for (dom::key_value_pair field : obj) ReadField(field.key, field.value, impl_->scratch, &f, e);
+  Status s = Validate(f, e);
+  if (!s.ok()) return where(s.message());
+  return Status::Ok();
+}
+
+namespace {
+
+bool Blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+Event ToEvent(const EventView& v) {
+  Event e;
+  e.type = v.type;
+  e.op = v.op;
+  e.client = v.client;
+  e.key = std::string(v.key);
+  if (v.value) e.value = std::string(*v.value);
+  if (v.value2) e.value2 = std::string(*v.value2);
+  e.result = v.result;
+  e.time = v.time;
+  e.node = v.node;
+  e.version = std::string(v.version);
+  e.session = v.session;
+  e.term = v.term;
+  e.index = v.index;
+  for (std::string_view c : v.command) e.command.emplace_back(c);
+  return e;
+}
+
+}  // namespace
+
+Status StreamHistoryText(std::string_view text, const std::function<Status(const EventView&)>& fn) {
+  EventLineParser parser;
+  EventView view;
+  std::string padded;
+  uint64_t lineno = 0;
+  size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     ++lineno;
-    std::string line(text.substr(start, end - start));
+    std::string_view line = text.substr(start, end - start);
     start = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Event e;
-    Status s = ParseLine(line, lineno, &e);
-    if (!s.ok()) return s;
-    h.events.push_back(std::move(e));
+    if (Blank(line)) continue;
+    padded.assign(line);
+    padded.resize(line.size() + EventLineParser::kPadding);
+    RKV_RETURN_IF_ERROR(
+        parser.Parse(std::string_view(padded.data(), line.size()), padded.size(), lineno, &view));
+    RKV_RETURN_IF_ERROR(fn(view));
   }
+  return Status::Ok();
+}
+
+Status StreamHistoryFile(const std::string& path,
+                         const std::function<Status(const EventView&)>& fn) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Status::IoError("cannot read " + path);
+  EventLineParser parser;
+  EventView view;
+  std::vector<char> buf(kReadBlockBytes + EventLineParser::kPadding);
+  size_t have = 0;  // bytes of buf holding file data
+  uint64_t lineno = 0;
+  bool eof = false;
+  Status status;
+  while (status.ok()) {
+    if (!eof) {
+      if (buf.size() - have < kReadBlockBytes / 2 + EventLineParser::kPadding)
+        buf.resize(buf.size() * 2);
+      size_t n = std::fread(buf.data() + have, 1, buf.size() - have - EventLineParser::kPadding, f);
+      have += n;
+      if (n == 0) eof = true;
+    }
+    std::memset(buf.data() + have, ' ', EventLineParser::kPadding);
+    size_t start = 0;
+    while (status.ok()) {
+      const char* nl =
+          static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start));
+      if (!nl && !eof) break;  // a partial line: read more first
+      size_t end = nl ? static_cast<size_t>(nl - buf.data()) : have;
+      if (start >= have) break;
+      ++lineno;
+      std::string_view line(buf.data() + start, end - start);
+      size_t capacity = have + EventLineParser::kPadding - start;
+      start = end + 1;
+      if (Blank(line)) continue;
+      status = parser.Parse(line, capacity, lineno, &view);
+      if (status.ok()) status = fn(view);
+    }
+    if (eof) break;
+    start = std::min(start, have);
+    std::memmove(buf.data(), buf.data() + start, have - start);
+    have -= start;
+  }
+  bool read_error = std::ferror(f) != 0;
+  std::fclose(f);
+  if (status.ok() && read_error) return Status::IoError("error reading " + path);
+  return status;
+}
+
+void ViewOf(const Event& e, uint64_t line, EventView* v) {
+  v->type = e.type;
+  v->op = e.op;
+  v->client = e.client;
+  v->key = e.key;
+  v->value = e.value ? std::optional<std::string_view>(*e.value) : std::nullopt;
+  v->value2 = e.value2 ? std::optional<std::string_view>(*e.value2) : std::nullopt;
+  v->result = e.result;
+  v->time = e.time;
+  v->node = e.node;
+  v->version = e.version;
+  v->session = e.session;
+  v->term = e.term;
+  v->index = e.index;
+  v->command.assign(e.command.begin(), e.command.end());
+  v->line = line;
+}
+
+Result<History> ParseHistory(std::string_view text) {
+  History h;
+  Status s = StreamHistoryText(text, [&h](const EventView& v) {
+    h.events.push_back(ToEvent(v));
+    h.lines.push_back(v.line);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return h;
 }
 
 Result<History> ReadHistory(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::IoError("cannot read " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ParseHistory(ss.str());
+  History h;
+  Status s = StreamHistoryFile(path, [&h](const EventView& v) {
+    h.events.push_back(ToEvent(v));
+    h.lines.push_back(v.line);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return h;
 }
 
 std::string FormatEvent(const Event& e) {

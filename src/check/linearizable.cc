@@ -1,0 +1,282 @@
+#include "check/linearizable.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "check/lin_history.h"
+#include "check/lin_search.h"
+#include "core/encoding.h"
+
+namespace rkv {
+
+namespace {
+
+using lin::KeyHistory;
+using lin::SearchResult;
+using Verdict = SearchResult::Verdict;
+using Clock = std::chrono::steady_clock;
+
+// Shrinking is bounded in search steps as well as time, so that the
+// counterexample a run prints does not depend on the machine's speed.
+constexpr uint64_t kShrinkStepsMax = 50'000'000;
+// Counterexamples show at most this many operations, and values cut to this.
+constexpr size_t kShownOpsMax = 24;
+constexpr size_t kShownValueBytes = 60;
+
+struct KeyOutcome {
+  std::string key;
+  Verdict verdict = Verdict::kLinearizable;
+  uint32_t ops = 0;
+  uint64_t configurations = 0, unknown_dropped = 0, memory_bytes = 0;
+  SearchResult failed;  // kept for the shrinker
+  std::vector<std::string> explanation;
+};
+
+std::string Quote(const KeyHistory& k, uint32_t id) {
+  std::optional<std::string> v = k.values.Render(id, kShownValueBytes);
+  return v ? JsonQuote(*v) : "null";
+}
+
+std::string Describe(const KeyHistory& k, const lin::Op& o, bool relaxed) {
+  bool certain = o.outcome != lin::Outcome::kInfo && !relaxed;
+  switch (o.type) {
+    case OpType::kRead:
+      return "read -> " + Quote(k, o.a);
+    case OpType::kWrite:
+      return "write " + Quote(k, o.a);
+    case OpType::kCas:
+      return "cas " + Quote(k, o.a) + " -> " + Quote(k, o.b) +
+             (o.outcome == lin::Outcome::kCasFailed ? " (failed: found another value)" : "");
+    case OpType::kAppend: {
+      std::string_view p = k.pieces[o.piece].bytes;
+      return "append " + JsonQuote(p.size() > kShownValueBytes ? p.substr(0, kShownValueBytes) : p);
+    }
+    case OpType::kIncr:
+      return "incr " + std::to_string(o.delta) +
+             (certain && o.has_result ? " -> " + std::to_string(o.result) : "");
+    case OpType::kNone:
+      break;
+  }
+  return "?";
+}
+
+std::string Timing(const lin::Op& o) {
+  std::string s =
+      "invoked t=" + std::to_string(o.call_time) + " (line " + std::to_string(o.call_line) + "), ";
+  if (o.ret_line == 0) return s + "never completed";
+  const char* how = o.outcome == lin::Outcome::kInfo        ? "info"
+                    : o.outcome == lin::Outcome::kCasFailed ? "fail"
+                                                            : "ok";
+  s += std::string(how) + " t=" + std::to_string(o.ret_time) + " (line " +
+       std::to_string(o.ret_line) + ")";
+  if (!o.version.empty()) s += ", version " + o.version;
+  return s;
+}
+
+// Unknown operations are listed one by one only when they are this few.
+constexpr size_t kShownUnknownMax = 8;
+
+std::string OpLine(const KeyHistory& k, const lin::Choice& c) {
+  const lin::Op& o = k.ops[c.op];
+  std::string line = (c.relaxed ? "  ? " : "    ") + Describe(k, o, c.relaxed);
+  if (line.size() < 34) line.resize(34, ' ');
+  return line + "  client " + std::to_string(o.client) + " node " + std::to_string(o.node) + ", " +
+         Timing(o);
+}
+
+// The counterexample as lines a person reads: the operations whose outcome is
+// certain, then those that may or may not have taken effect (listed when few,
+// summarized when many: appends needed to explain a long value read).
+std::vector<std::string> Explain(const KeyHistory& k, const std::vector<lin::Choice>& sel) {
+  std::vector<lin::Choice> certain, unknown;
+  for (const lin::Choice& c : sel) (c.relaxed ? unknown : certain).push_back(c);
+  auto by_call = [&](const lin::Choice& a, const lin::Choice& b) {
+    return k.ops[a.op].call < k.ops[b.op].call;
+  };
+  std::sort(certain.begin(), certain.end(), by_call);
+  std::sort(unknown.begin(), unknown.end(), by_call);
+  std::vector<std::string> out;
+  if (sel.size() == 1)
+    out.push_back("key " + k.key +
+                  ": this operation alone cannot be ordered: at no point between its invocation "
+                  "and its return could it have seen what it reports:");
+  else
+    out.push_back(
+        "key " + k.key + ": no order of these " + std::to_string(sel.size()) +
+        " operations respects real time (one that returned before another was invoked "
+        "comes first) and explains what each saw" +
+        (unknown.empty() ? ":" : "; ? marks those that may or may not have taken effect:"));
+  for (size_t i = 0; i < certain.size() && i < kShownOpsMax; ++i)
+    out.push_back(OpLine(k, certain[i]));
+  if (certain.size() > kShownOpsMax)
+    out.push_back("    ... and " + std::to_string(certain.size() - kShownOpsMax) + " more");
+  if (unknown.size() <= kShownUnknownMax) {
+    for (const lin::Choice& c : unknown) out.push_back(OpLine(k, c));
+  } else {
+    std::map<std::string, size_t> kinds;
+    for (const lin::Choice& c : unknown) ++kinds[std::string(OpTypeName(k.ops[c.op].type))];
+    std::string what;
+    for (const auto& [name, n] : kinds)
+      what += (what.empty() ? "" : ", ") + std::to_string(n) + " " + name + (n > 1 ? "s" : "");
+    out.push_back("  ? " + what + " invoked between lines " +
+                  std::to_string(k.ops[unknown.front().op].call_line) + " and " +
+                  std::to_string(k.ops[unknown.back().op].call_line) +
+                  ", which the values read need (their results set aside)");
+  }
+  return out;
+}
+
+std::string LimitNote(const KeyOutcome& r, const LinearizableOptions& o) {
+  std::string why = r.verdict == Verdict::kTimeLimit
+                        ? "the search exceeded its time limit (" + std::to_string(o.time_limit_ms) +
+                              " ms; --time-limit-ms)"
+                    : r.verdict == Verdict::kMemoryLimit
+                        ? "the search exceeded its memory limit (" +
+                              std::to_string(o.memory_limit_mb) + " MB; --memory-limit-mb)"
+                        : std::string("the search exceeded its step budget");
+  return "key " + r.key + ": unknown — " + why + " after " + std::to_string(r.configurations) +
+         " configurations over " + std::to_string(r.ops) + " operations";
+}
+
+KeyOutcome SearchKey(KeyHistory& k, const LinearizableOptions& o) {
+  lin::Limits limits;
+  limits.deadline = Clock::now() + std::chrono::milliseconds(o.time_limit_ms);
+  limits.memory_bytes_max = o.memory_limit_mb << 20;
+  SearchResult r = lin::Search(k, nullptr, limits);
+  KeyOutcome out;
+  out.key = k.key;
+  out.verdict = r.verdict;
+  out.ops = static_cast<uint32_t>(k.ops.size());
+  out.configurations = r.configurations;
+  out.unknown_dropped = r.unknown_dropped;
+  out.memory_bytes = r.memory_bytes;
+  if (r.verdict == Verdict::kNotLinearizable) out.failed = std::move(r);
+  return out;
+}
+
+void ExplainKey(KeyHistory& k, KeyOutcome* r, const LinearizableOptions& o) {
+  lin::Limits limits;
+  limits.deadline = Clock::now() + std::chrono::milliseconds(o.shrink_time_limit_ms);
+  limits.memory_bytes_max = o.memory_limit_mb << 20;
+  limits.steps_max = kShrinkStepsMax;
+  r->explanation = Explain(k, lin::Shrink(k, r->failed, limits));
+}
+
+// Runs fn(i) for i in `items` on up to `threads` threads.
+template <typename Fn>
+void Parallel(const std::vector<size_t>& items, unsigned threads, Fn fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t j = next++; j < items.size(); j = next++) fn(items[j]);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < items.size(); ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
+CheckResult Judge(std::vector<std::unique_ptr<KeyHistory>> keys, const lin::BuildCounts& counts,
+                  const LinearizableOptions& o) {
+  unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<KeyOutcome> out(keys.size());
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = i;
+  // Largest keys first, so one big key does not start last.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return keys[a]->ops.size() > keys[b]->ops.size(); });
+  Parallel(order, threads, [&](size_t i) {
+    out[i] = SearchKey(*keys[i], o);
+    if (out[i].verdict != Verdict::kNotLinearizable) keys[i].reset();
+  });
+  // Explain the first failing keys (by name, so the output is deterministic).
+  std::vector<size_t> failing;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (out[i].verdict == Verdict::kNotLinearizable && failing.size() < kLinCounterexamplesMax)
+      failing.push_back(i);
+  Parallel(failing, threads, [&](size_t i) { ExplainKey(*keys[i], &out[i], o); });
+
+  CheckResult r;
+  r.name = "linearizable";
+  uint64_t failed = 0, unknown = 0, ops = 0, configurations = 0, dropped = 0;
+  std::string first_failed;
+  for (size_t i = 0; i < out.size(); ++i) {
+    ops += out[i].ops;
+    configurations += out[i].configurations;
+    dropped += out[i].unknown_dropped;
+    if (out[i].verdict == Verdict::kNotLinearizable) {
+      if (first_failed.empty()) first_failed = out[i].key;
+      ++failed;
+      for (std::string& line : out[i].explanation) r.details.push_back(std::move(line));
+    } else if (out[i].verdict != Verdict::kLinearizable) {
+      ++unknown;
+    }
+  }
+  r.counts = {{"keys", out.size()},
+              {"ops", ops},
+              {"ok", counts.ok},
+              {"info", counts.info + counts.open_at_end},
+              {"fail", counts.fail},
+              {"keys_failed", failed},
+              {"keys_unknown", unknown},
+              {"unknown_dropped", dropped},
+              {"configurations", configurations}};
+  std::string shape = std::to_string(ops) + " operations (" +
+                      std::to_string(counts.info + counts.open_at_end) + " unknown) on " +
+                      std::to_string(out.size()) + " keys";
+  if (failed > 0) {
+    r.verdict = CheckResult::Verdict::kFail;
+    r.summary = std::to_string(failed) + " of " + std::to_string(out.size()) +
+                " keys not linearizable (first: " + first_failed + "); " + shape;
+    if (failed > kLinCounterexamplesMax)
+      r.details.push_back("(counterexamples shown for the first " +
+                          std::to_string(kLinCounterexamplesMax) + " failing keys)");
+  } else if (unknown > 0) {
+    r.verdict = CheckResult::Verdict::kUnknown;
+    r.summary = std::to_string(unknown) + " of " + std::to_string(out.size()) +
+                " keys could not be decided within the limits; " + shape;
+  } else {
+    r.summary = "every key linearizable; " + shape;
+  }
+  // Keys whose search gave up are named whatever the verdict.
+  for (size_t i = 0, named = 0; i < out.size() && named < kShownOpsMax; ++i) {
+    if (out[i].verdict == Verdict::kLinearizable || out[i].verdict == Verdict::kNotLinearizable)
+      continue;
+    r.details.push_back(LimitNote(out[i], o));
+    ++named;
+  }
+  return r;
+}
+
+}  // namespace
+
+CheckResult CheckLinearizable(const History& h, const LinearizableOptions& options) {
+  lin::HistoryBuilder builder;
+  EventView view;
+  for (size_t i = 0; i < h.events.size(); ++i) {
+    ViewOf(h.events[i], h.lines.size() == h.events.size() ? h.lines[i] : i + 1, &view);
+    Status s = builder.Add(view);
+    if (!s.ok()) {
+      CheckResult r;
+      r.name = "linearizable";
+      r.verdict = CheckResult::Verdict::kUnknown;
+      r.summary = "cannot check a malformed history: " + s.message();
+      return r;
+    }
+  }
+  std::vector<std::unique_ptr<KeyHistory>> keys = builder.Finish();
+  return Judge(std::move(keys), builder.counts(), options);
+}
+
+Result<CheckResult> CheckLinearizableFile(const std::string& path,
+                                          const LinearizableOptions& options) {
+  lin::HistoryBuilder builder;
+  Status s = StreamHistoryFile(path, [&builder](const EventView& v) { return builder.Add(v); });
+  if (!s.ok()) return s;
+  std::vector<std::unique_ptr<KeyHistory>> keys = builder.Finish();
+  return Judge(std::move(keys), builder.counts(), options);
+}
+
+}  // namespace rkv
