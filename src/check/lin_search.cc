@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -149,6 +150,35 @@ void MarkGrowsOnly(Prepared* p) {
   for (const SOp& o : p->ops)
     if (o.type != OpType::kRead && o.type != OpType::kAppend) return;
   p->grows_only = true;
+}
+
+// On a monotone counter an operation that returned before another was invoked
+// is linearized first, at a level no higher: if it left the counter above
+// what the later one saw, nothing can order them. Returns the later one (an
+// index into p.ops), found in O(n log n) before any search.
+std::optional<uint32_t> LevelGoesDown(const Prepared& p) {
+  if (!p.monotone_counter) return std::nullopt;
+  struct Obs {
+    uint32_t i;
+    int64_t after;
+  };
+  std::vector<Obs> by_ret;
+  for (uint32_t i = 0; i < p.ops.size(); ++i) {
+    const SOp& o = p.ops[i];
+    if (o.ret == kNever || o.bound == kNoBound) continue;
+    by_ret.push_back({i, o.type == OpType::kIncr ? o.result : o.bound});
+  }
+  std::sort(by_ret.begin(), by_ret.end(),
+            [&](const Obs& x, const Obs& y) { return p.ops[x.i].ret < p.ops[y.i].ret; });
+  size_t next = 0;
+  int64_t high = INT64_MIN;
+  for (uint32_t i = 0; i < p.ops.size(); ++i) {  // in invocation order
+    const SOp& y = p.ops[i];
+    for (; next < by_ret.size() && p.ops[by_ret[next].i].ret < y.call; ++next)
+      high = std::max(high, by_ret[next].after);
+    if (y.ret != kNever && y.bound != kNoBound && y.bound < high) return i;
+  }
+  return std::nullopt;
 }
 
 Prepared Prepare(KeyHistory& k, const std::vector<Choice>* selection) {
@@ -557,6 +587,9 @@ SearchResult Search(KeyHistory& k, const std::vector<Choice>* selection, const L
   SearchResult r;
   if (p.finite == 0) {
     r.verdict = SearchResult::Verdict::kLinearizable;
+  } else if (std::optional<uint32_t> down = LevelGoesDown(p)) {
+    r.verdict = SearchResult::Verdict::kNotLinearizable;
+    r.blocked_op = p.ops[*down].src;
   } else {
     Searcher s(k, p, limits);
     r = s.Run();
@@ -568,17 +601,26 @@ SearchResult Search(KeyHistory& k, const std::vector<Choice>* selection, const L
 
 namespace {
 
-// Shrinking runs many searches under one budget (steps and time); each gets
-// what is left.
+// A candidate counterexample whose search takes more than this many times the
+// steps of the search that found the failure (or kShrinkTestStepsMin) is
+// passed over: relaxing operations can make a search much harder (unknown
+// increments multiply the sums a read may see), and one such candidate must
+// not eat the budget of all the others.
+constexpr uint64_t kShrinkTestStepsFactor = 4;
+constexpr uint64_t kShrinkTestStepsMin = 50'000;
+
+// Shrinking runs many searches under one budget (steps and time).
 class Budget {
  public:
-  explicit Budget(const Limits& l) : limits_(l) {}
+  Budget(const Limits& l, uint64_t failed_steps)
+      : limits_(l),
+        per_test_(std::max(kShrinkTestStepsMin, failed_steps * kShrinkTestStepsFactor)) {}
   bool exhausted() const { return steps_ >= limits_.steps_max || Clock::now() > limits_.deadline; }
   // Whether the selection still fails (a search over its limits does not count).
   bool StillFails(KeyHistory& k, const std::vector<Choice>& sel, std::vector<Choice>* used) {
     if (exhausted()) return false;
     Limits l = limits_;
-    l.steps_max = limits_.steps_max - steps_;
+    l.steps_max = std::min(per_test_, limits_.steps_max - steps_);
     SearchResult r = Search(k, &sel, l);
     steps_ += r.steps;
     if (r.verdict != SearchResult::Verdict::kNotLinearizable) return false;
@@ -588,6 +630,7 @@ class Budget {
 
  private:
   const Limits& limits_;
+  uint64_t per_test_;
   uint64_t steps_ = 0;
 };
 
@@ -624,12 +667,55 @@ std::vector<Choice> Cut(const KeyHistory& k, const std::vector<Choice>& sel, uin
   return out;
 }
 
+// On a counter that only goes up, the usual failure is a value seen going
+// down: X saw (or left) level a and returned before Y was invoked, and Y saw
+// level b < a. Those two, with every increment invoked before Y returned made
+// unknown (they may have produced a), are a counterexample. Empty if there is
+// no such pair.
+std::vector<Choice> CounterWitness(KeyHistory& k, const std::vector<Choice>& sel) {
+  struct Obs {
+    uint32_t op;
+    int64_t before, after;  // the level it saw, the level it left
+  };
+  std::vector<Obs> obs;
+  for (const Choice& c : sel) {
+    const Op& o = k.ops[c.op];
+    bool incr = o.type == OpType::kIncr;
+    if (!(o.type == OpType::kRead || (incr && o.delta > 0))) return {};
+    if (c.relaxed || o.outcome != Outcome::kOk) continue;
+    if (incr && o.has_result) obs.push_back({c.op, o.result - o.delta, o.result});
+    if (!incr) {
+      std::optional<int64_t> v = o.a == ValueTable::kAbsent ? -1 : k.values.Integer(o.a);
+      if (v) obs.push_back({c.op, *v, *v});
+    }
+  }
+  std::vector<Obs> by_ret = obs;
+  std::sort(by_ret.begin(), by_ret.end(),
+            [&](const Obs& x, const Obs& y) { return k.ops[x.op].ret < k.ops[y.op].ret; });
+  size_t next = 0;
+  const Obs* high = nullptr;  // the highest level left by an observation returned so far
+  for (const Obs& y : obs) {  // in invocation order
+    for (; next < by_ret.size() && k.ops[by_ret[next].op].ret < k.ops[y.op].call; ++next)
+      if (!high || by_ret[next].after > high->after) high = &by_ret[next];
+    if (!high || y.before >= high->after) continue;
+    std::vector<Choice> out{{high->op, false}, {y.op, false}};
+    for (const Choice& c : sel)
+      if (k.ops[c.op].type == OpType::kIncr && c.op != high->op && c.op != y.op &&
+          k.ops[c.op].call < k.ops[y.op].ret)
+        out.push_back({c.op, true});
+    return out;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limits& limits) {
   std::vector<Choice> best = failed.used;
-  Budget budget(limits);
+  Budget budget(limits, failed.steps);
   std::vector<Choice> used;
+  std::vector<Choice> counter = CounterWitness(k, best);
+  if (!counter.empty() && budget.StillFails(k, counter, &used)) return used;
   // The earliest failing cut, by bisection over the returns.
   std::vector<uint64_t> rets;
   for (const Choice& c : best)

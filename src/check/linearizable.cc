@@ -19,9 +19,6 @@ using lin::SearchResult;
 using Verdict = SearchResult::Verdict;
 using Clock = std::chrono::steady_clock;
 
-// Shrinking is bounded in search steps as well as time, so that the
-// counterexample a run prints does not depend on the machine's speed.
-constexpr uint64_t kShrinkStepsMax = 50'000'000;
 // Counterexamples show at most this many operations, and values cut to this.
 constexpr size_t kShownOpsMax = 24;
 constexpr size_t kShownValueBytes = 60;
@@ -99,16 +96,20 @@ std::vector<std::string> Explain(const KeyHistory& k, const std::vector<lin::Cho
   std::sort(certain.begin(), certain.end(), by_call);
   std::sort(unknown.begin(), unknown.end(), by_call);
   std::vector<std::string> out;
-  if (sel.size() == 1)
+  if (sel.size() == 1) {
     out.push_back("key " + k.key +
                   ": this operation alone cannot be ordered: at no point between its invocation "
                   "and its return could it have seen what it reports:");
-  else
-    out.push_back(
-        "key " + k.key + ": no order of these " + std::to_string(sel.size()) +
-        " operations respects real time (one that returned before another was invoked "
-        "comes first) and explains what each saw" +
-        (unknown.empty() ? ":" : "; ? marks those that may or may not have taken effect:"));
+  } else {
+    std::string whether =
+        unknown.empty()
+            ? ":"
+            : ", whether or not the " + std::to_string(unknown.size()) + " marked ? took effect:";
+    out.push_back("key " + k.key + ": no order of these " + std::to_string(certain.size()) +
+                  " operations respects real time (one that returned before another was "
+                  "invoked comes first) and explains what each saw" +
+                  whether);
+  }
   for (size_t i = 0; i < certain.size() && i < kShownOpsMax; ++i)
     out.push_back(OpLine(k, certain[i]));
   if (certain.size() > kShownOpsMax)
@@ -158,10 +159,16 @@ KeyOutcome SearchKey(KeyHistory& k, const LinearizableOptions& o) {
 }
 
 void ExplainKey(KeyHistory& k, KeyOutcome* r, const LinearizableOptions& o) {
+  if (o.shrink_steps == 0 || o.shrink_time_limit_ms == 0) {
+    r->explanation.push_back("key " + k.key + ": not linearizable (" +
+                             std::to_string(k.ops.size()) +
+                             " operations; no counterexample searched for)");
+    return;
+  }
   lin::Limits limits;
   limits.deadline = Clock::now() + std::chrono::milliseconds(o.shrink_time_limit_ms);
   limits.memory_bytes_max = o.memory_limit_mb << 20;
-  limits.steps_max = kShrinkStepsMax;
+  limits.steps_max = o.shrink_steps;
   r->explanation = Explain(k, lin::Shrink(k, r->failed, limits));
 }
 

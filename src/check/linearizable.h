@@ -17,14 +17,19 @@ namespace rkv {
 // Search limits; a key that exceeds them is `unknown`, never `ok`.
 constexpr uint64_t kLinTimeLimitMsDefault = 60'000;  // per key
 constexpr uint64_t kLinMemoryLimitMbDefault = 1024;  // per key: configurations and values
-constexpr uint64_t kLinShrinkTimeLimitMsDefault =
-    10'000;                                   // per failing key, to find a small counterexample
+// Per failing key, to find a small counterexample: whichever runs out first.
+constexpr uint64_t kLinShrinkTimeLimitMsDefault = 10'000;
+constexpr uint64_t kLinShrinkStepsDefault = 20'000'000;
 constexpr size_t kLinCounterexamplesMax = 3;  // failing keys explained in detail
 
 struct LinearizableOptions {
   uint64_t time_limit_ms = kLinTimeLimitMsDefault;
   uint64_t memory_limit_mb = kLinMemoryLimitMbDefault;
   uint64_t shrink_time_limit_ms = kLinShrinkTimeLimitMsDefault;
+  // Search steps for shrinking: unlike time, the same on every machine, so a
+  // caller that must print the same thing every run (the simulator) bounds
+  // shrinking by steps alone. 0: no counterexample, only the verdict.
+  uint64_t shrink_steps = kLinShrinkStepsDefault;
   unsigned threads = 0;  // 0: the hardware's concurrency
 };
 

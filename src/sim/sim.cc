@@ -8,6 +8,7 @@
 #include <queue>
 #include <set>
 
+#include "check/linearizable.h"
 #include "core/random.h"
 #include "core/stored_value.h"
 #include "kv/command_codec.h"
@@ -31,6 +32,8 @@ constexpr uint64_t kRequestTimeout = 2 * kSec;
 constexpr uint64_t kClientTimeout = 3 * kSec;
 constexpr uint64_t kHealDeadline = 60 * kSec;
 constexpr uint64_t kWorkloadDeadline = 600 * kSec;  // a run never exceeds this in virtual time
+// The linearizable check's counterexample search is bounded by steps here.
+constexpr uint64_t kLinShrinkUnboundedMs = 24ull * 3600 * 1000;
 
 const char* const kFaultNames[] = {"delay",     "loss",  "dup",   "reorder",
                                    "partition", "crash", "pause", "skew"};
@@ -72,6 +75,11 @@ std::string FaultsName(uint32_t faults) {
   for (int i = 0; i < 8; ++i)
     if (faults & (1u << i)) s += (s.empty() ? "" : ",") + std::string(kFaultNames[i]);
   return s;
+}
+
+bool LinearizabilityRequired(const SimConfig& c) {
+  return c.consistency == "strong" &&
+         !(c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4));
 }
 
 bool LossAllowed(const SimConfig& c) {
@@ -778,17 +786,35 @@ SimResult Simulation::Run() {
 
   result_.checks.push_back(CheckLostWrites(result_.history));
   result_.checks.push_back(CheckConvergence(result_.history));
+  // Strong reads are read-index reads: judge them (and every write) as one
+  // linearizable register per key.
+  if (c_.consistency == "strong") {
+    LinearizableOptions lin;
+    // What a run prints depends only on its flags and seed: the counterexample
+    // search is bounded by steps, not time; and where linearizability is not
+    // promised the verdict is data, not worth a counterexample.
+    lin.shrink_time_limit_ms = kLinShrinkUnboundedMs;
+    if (!LinearizabilityRequired(c_)) lin.shrink_steps = 0;
+    result_.checks.push_back(CheckLinearizable(result_.history, lin));
+  }
   const CheckResult& lost = result_.checks[0];
   bool lost_ok = LossAllowed(c_)
                      ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
                      : lost.ok();
-  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok();
+  bool lin_ok = !LinearizabilityRequired(c_) || result_.checks[2].ok();
+  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok;
   if (!result_.violations.empty()) {
     result_.verdict = "FAIL: " + result_.violations[0];
   } else if (!lost_ok) {
     result_.verdict = "FAIL: " + lost.summary;
   } else if (!result_.checks[1].ok()) {
     result_.verdict = "FAIL: " + result_.checks[1].summary;
+  } else if (!lin_ok) {
+    result_.verdict = result_.checks[2].verdict == CheckResult::Verdict::kFail
+                          ? "FAIL: not linearizable: " + result_.checks[2].summary
+                          : "FAIL: linearizability could not be decided (raise the check's "
+                            "limits with replicakv check): " +
+                                result_.checks[2].summary;
   } else {
     result_.verdict = "ok";
   }

@@ -67,6 +67,12 @@ struct SimResult {
 SimResult RunSimulation(const SimConfig& config);
 // Whether losing acknowledged writes (recorded as rolled back) is allowed.
 bool LossAllowed(const SimConfig& c);
+// Whether the history must be linearizable: strong reads under an acks
+// setting that never loses an acknowledged write (quorum, all, one with at
+// most 3 voters). Under the others the check runs and reports, without
+// failing the run: a rolled-back write makes a history legitimately
+// non-linearizable.
+bool LinearizabilityRequired(const SimConfig& c);
 // The command line that reproduces a run.
 std::string ReproduceCommand(const SimConfig& c);
 

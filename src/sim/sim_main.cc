@@ -91,7 +91,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   uint64_t failures = 0;
   uint64_t total_virtual = 0;
   SimStats totals;
-  uint64_t lost_total = 0, recorded_total = 0;
+  uint64_t lost_total = 0, recorded_total = 0, not_linearizable = 0;
   auto wall_start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < count; ++i) {
     c.seed = seed + i;
@@ -99,6 +99,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
     const CheckResult& lost = r.checks[0];
     lost_total += lost.counts.at("lost");
     recorded_total += lost.counts.at("recorded");
+    if (r.checks.size() > 2 && !r.checks[2].ok()) ++not_linearizable;
     total_virtual += r.stats.virtual_ns;
     totals.invoked += r.stats.invoked;
     totals.ok += r.stats.ok;
@@ -140,6 +141,11 @@ int RunSimCommand(const std::vector<std::string>& args) {
           for (const std::string& d : cr.details) std::printf("      %s\n", d.c_str());
       }
       for (const std::string& v : r.violations) std::printf("  violation: %s\n", v.c_str());
+      if (r.checks.size() > 2 && !r.checks[2].ok() && !LinearizabilityRequired(c))
+        std::printf(
+            "  (acks=%s with %d nodes does not promise linearizable reads: reported, not "
+            "required)\n",
+            std::string(AcksPolicyName(c.acks)).c_str(), c.nodes);
       if (LossAllowed(c) && lost.counts.at("lost") > 0 && r.ok)
         std::printf(
             "  (acks=%s may lose acknowledged writes at failover; every one lost here is recorded "
@@ -152,16 +158,19 @@ int RunSimCommand(const std::vector<std::string>& args) {
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (many) {
+    std::string lin_note = c.consistency == "strong" ? "; " + std::to_string(not_linearizable) +
+                                                           " histories not linearizable"
+                                                     : "";
     std::printf(
         "seeds %llu..%llu: %llu run, %llu failed; %llu ops (%llu ok, %llu fail, %llu info); "
         "%llu crashes, %llu partitions, %llu leaders elected; %llu acknowledged writes lost "
-        "(%llu recorded as rolled back)\n",
+        "(%llu recorded as rolled back)%s\n",
         (unsigned long long)seed, (unsigned long long)(seed + count - 1), (unsigned long long)count,
         (unsigned long long)failures, (unsigned long long)totals.invoked,
         (unsigned long long)totals.ok, (unsigned long long)totals.failed,
         (unsigned long long)totals.info, (unsigned long long)totals.crashes,
         (unsigned long long)totals.partitions, (unsigned long long)totals.leaders_elected,
-        (unsigned long long)lost_total, (unsigned long long)recorded_total);
+        (unsigned long long)lost_total, (unsigned long long)recorded_total, lin_note.c_str());
   }
   std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall,
                total_virtual / 1e9, wall > 0 ? total_virtual / 1e9 / wall : 0.0);
@@ -186,6 +195,8 @@ int RunCheckCommand(const std::vector<std::string>& args) {
   app.add_option("--shrink-time-limit-ms", lin.shrink_time_limit_ms,
                  "linearizable: time to find a small counterexample per failing key")
       ->check(CLI::Range(uint64_t{0}, uint64_t{86'400'000}));
+  app.add_option("--shrink-steps", lin.shrink_steps,
+                 "linearizable: search steps to find a small counterexample (0: none)");
   app.add_option("--threads", lin.threads, "linearizable: keys checked at once (0: one per core)")
       ->check(CLI::Range(0u, 1024u));
   std::vector<std::string> reversed(args.rbegin(), args.rend());
