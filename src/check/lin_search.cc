@@ -607,7 +607,7 @@ namespace {
 // increments multiply the sums a read may see), and one such candidate must
 // not eat the budget of all the others.
 constexpr uint64_t kShrinkTestStepsFactor = 4;
-constexpr uint64_t kShrinkTestStepsMin = 50'000;
+constexpr uint64_t kShrinkTestStepsMin = 1'000'000;
 
 // Shrinking runs many searches under one budget (steps and time).
 class Budget {
@@ -644,11 +644,35 @@ std::vector<Choice> Without(const KeyHistory& k, const std::vector<Choice>& sel,
   return out;
 }
 
-std::vector<size_t> Removable(const KeyHistory& k, const std::vector<Choice>& sel) {
+std::vector<size_t> Removable(const KeyHistory& k, const std::vector<Choice>& sel,
+                              const std::unordered_set<uint32_t>& pinned) {
   std::vector<size_t> items;
   for (size_t i = 0; i < sel.size(); ++i)
-    if (!sel[i].relaxed && k.ops[sel[i].op].outcome != Outcome::kInfo) items.push_back(i);
+    if (!sel[i].relaxed && k.ops[sel[i].op].outcome != Outcome::kInfo && !pinned.count(sel[i].op))
+      items.push_back(i);
   return items;
+}
+
+// Whether an operation reports something about the value (a read, a cas, an
+// increment's result), as opposed to only changing it.
+bool Observes(const Op& o) {
+  return o.type == OpType::kRead || o.type == OpType::kCas ||
+         (o.type == OpType::kIncr && o.has_result);
+}
+
+// An operation that only changes the value, relaxed but still needed (the
+// search could not drop it: a read saw its effect), gains nothing from being
+// relaxed and makes every later search try it at each step. It goes back to
+// what it was, which only removes orders, so the selection still fails; and
+// it stays (pinned).
+void Unrelax(const KeyHistory& k, std::vector<Choice>* sel, std::unordered_set<uint32_t>* pinned) {
+  for (Choice& c : *sel) {
+    const Op& o = k.ops[c.op];
+    if (c.relaxed && o.outcome == Outcome::kOk && !Observes(o)) {
+      c.relaxed = false;
+      pinned->insert(c.op);
+    }
+  }
 }
 
 // The history cut at position `at`: later invocations go, and operations
@@ -732,9 +756,11 @@ std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limi
     }
   }
   // Delta debugging (Zeller): remove chunks while the rest still fails.
+  std::unordered_set<uint32_t> pinned;
+  Unrelax(k, &best, &pinned);
   size_t n = 2;
   while (!budget.exhausted()) {
-    std::vector<size_t> items = Removable(k, best);
+    std::vector<size_t> items = Removable(k, best, pinned);
     if (items.size() < 1) break;
     n = std::min(n, items.size());
     size_t chunk = (items.size() + n - 1) / n;
@@ -744,6 +770,7 @@ std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limi
                                  items.begin() + std::min(items.size(), start + chunk));
       if (budget.StillFails(k, Without(k, best, remove), &used)) {
         best = used;
+        Unrelax(k, &best, &pinned);
         n = std::max<size_t>(n - 1, 2);
         reduced = true;
       }
@@ -754,6 +781,21 @@ std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limi
     }
   }
   return best;
+}
+
+std::vector<bool> AppendsSeen(const KeyHistory& k, const std::vector<Choice>& sel) {
+  std::vector<uint32_t> reads;
+  std::vector<std::string_view> tokens;
+  for (const Choice& c : sel) {
+    const Op& o = k.ops[c.op];
+    if (o.type == OpType::kRead) reads.push_back(o.a);
+    if (o.type == OpType::kAppend) tokens.push_back(k.pieces[o.piece].bytes);
+  }
+  std::vector<bool> seen = TokensOccurring(k.values, reads, tokens);
+  std::vector<bool> out(sel.size());
+  for (size_t i = 0, j = 0; i < sel.size(); ++i)
+    if (k.ops[sel[i].op].type == OpType::kAppend) out[i] = seen[j++];
+  return out;
 }
 
 }  // namespace rkv::lin

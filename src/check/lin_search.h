@@ -58,4 +58,8 @@ SearchResult Search(KeyHistory& k, const std::vector<Choice>* selection, const L
 // linearizable, found within `limits`; `failed` is Search's result on all of k.
 std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limits& limits);
 
+// For each choice: whether it is an append whose bytes occur in the value of
+// some read in `sel` (for people: such appends explain what was read).
+std::vector<bool> AppendsSeen(const KeyHistory& k, const std::vector<Choice>& sel);
+
 }  // namespace rkv::lin

@@ -84,48 +84,44 @@ std::string OpLine(const KeyHistory& k, const lin::Choice& c) {
          Timing(o);
 }
 
-// The counterexample as lines a person reads: the operations whose outcome is
-// certain, then those that may or may not have taken effect (listed when few,
-// summarized when many: appends needed to explain a long value read).
-std::vector<std::string> Explain(const KeyHistory& k, const std::vector<lin::Choice>& sel) {
-  std::vector<lin::Choice> certain, unknown;
-  for (const lin::Choice& c : sel) (c.relaxed ? unknown : certain).push_back(c);
-  auto by_call = [&](const lin::Choice& a, const lin::Choice& b) {
+// The counterexample as lines a person reads: the operations in invocation
+// order; appends whose bytes make up the values read are listed one by one
+// only when few (a read of a long string needs every append in it).
+std::vector<std::string> Explain(const KeyHistory& k, std::vector<lin::Choice> sel) {
+  std::sort(sel.begin(), sel.end(), [&](const lin::Choice& a, const lin::Choice& b) {
     return k.ops[a.op].call < k.ops[b.op].call;
-  };
-  std::sort(certain.begin(), certain.end(), by_call);
-  std::sort(unknown.begin(), unknown.end(), by_call);
+  });
+  std::vector<bool> seen = lin::AppendsSeen(k, sel);
+  std::vector<lin::Choice> shown, context;
+  size_t context_count = std::count(seen.begin(), seen.end(), true);
+  for (size_t i = 0; i < sel.size(); ++i)
+    (seen[i] && context_count > kShownUnknownMax ? context : shown).push_back(sel[i]);
+  size_t relaxed =
+      std::count_if(sel.begin(), sel.end(), [](const lin::Choice& c) { return c.relaxed; });
   std::vector<std::string> out;
   if (sel.size() == 1) {
     out.push_back("key " + k.key +
                   ": this operation alone cannot be ordered: at no point between its invocation "
                   "and its return could it have seen what it reports:");
   } else {
-    std::string whether =
-        unknown.empty()
-            ? ":"
-            : ", whether or not the " + std::to_string(unknown.size()) + " marked ? took effect:";
-    out.push_back("key " + k.key + ": no order of these " + std::to_string(certain.size()) +
-                  " operations respects real time (one that returned before another was "
-                  "invoked comes first) and explains what each saw" +
-                  whether);
+    out.push_back(
+        "key " + k.key + ": no order of these " + std::to_string(sel.size()) +
+        " operations respects real time (one that returned before another was "
+        "invoked comes first) and explains what each saw" +
+        (relaxed ? ", whether or not the " + std::to_string(relaxed) + " marked ? took effect:"
+                 : ":"));
   }
-  for (size_t i = 0; i < certain.size() && i < kShownOpsMax; ++i)
-    out.push_back(OpLine(k, certain[i]));
-  if (certain.size() > kShownOpsMax)
-    out.push_back("    ... and " + std::to_string(certain.size() - kShownOpsMax) + " more");
-  if (unknown.size() <= kShownUnknownMax) {
-    for (const lin::Choice& c : unknown) out.push_back(OpLine(k, c));
-  } else {
-    std::map<std::string, size_t> kinds;
-    for (const lin::Choice& c : unknown) ++kinds[std::string(OpTypeName(k.ops[c.op].type))];
-    std::string what;
-    for (const auto& [name, n] : kinds)
-      what += (what.empty() ? "" : ", ") + std::to_string(n) + " " + name + (n > 1 ? "s" : "");
-    out.push_back("  ? " + what + " invoked between lines " +
-                  std::to_string(k.ops[unknown.front().op].call_line) + " and " +
-                  std::to_string(k.ops[unknown.back().op].call_line) +
-                  ", which the values read need (their results set aside)");
+  for (size_t i = 0; i < shown.size() && i < kShownOpsMax; ++i) out.push_back(OpLine(k, shown[i]));
+  if (shown.size() > kShownOpsMax)
+    out.push_back("    ... and " + std::to_string(shown.size() - kShownOpsMax) + " more");
+  if (!context.empty()) {
+    size_t unsure = std::count_if(context.begin(), context.end(),
+                                  [](const lin::Choice& c) { return c.relaxed; });
+    out.push_back("    + " + std::to_string(context.size()) + " appends invoked between lines " +
+                  std::to_string(k.ops[context.front().op].call_line) + " and " +
+                  std::to_string(k.ops[context.back().op].call_line) +
+                  " whose bytes make up the values read" +
+                  (unsure ? " (" + std::to_string(unsure) + " of them marked ?)" : ""));
   }
   return out;
 }

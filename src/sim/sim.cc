@@ -29,9 +29,12 @@ constexpr uint64_t kTickInterval = 2 * kMs;
 constexpr uint64_t kElectionTimeout = 1000 * kMs;
 constexpr uint64_t kHeartbeat = 100 * kMs;
 constexpr uint64_t kRequestTimeout = 2 * kSec;
-constexpr uint64_t kClientTimeout = 3 * kSec;
 constexpr uint64_t kHealDeadline = 60 * kSec;
-constexpr uint64_t kWorkloadDeadline = 600 * kSec;  // a run never exceeds this in virtual time
+// A run's workload never exceeds this in virtual time: the larger of a floor
+// and a budget per operation (so --ops 1000000 under faults can finish), or
+// the requested duration plus the floor.
+constexpr uint64_t kWorkloadDeadline = 600 * kSec;
+constexpr uint64_t kWorkloadDeadlinePerOp = 20 * kMs;
 // The linearizable check's counterexample search is bounded by steps here.
 constexpr uint64_t kLinShrinkUnboundedMs = 24ull * 3600 * 1000;
 
@@ -94,6 +97,8 @@ std::string ReproduceCommand(const SimConfig& c) {
                   std::to_string(c.clients) + " --keys " + std::to_string(c.keys);
   s += c.duration_ms ? " --duration-ms " + std::to_string(c.duration_ms)
                      : " --ops " + std::to_string(c.ops);
+  if (c.client_timeout_ms != SimConfig{}.client_timeout_ms)
+    s += " --client-timeout-ms " + std::to_string(c.client_timeout_ms);
   s += " --seed " + std::to_string(c.seed) + " --faults " + FaultsName(c.faults);
   if (c.mutations.ack_before_quorum) s += " --mutation ack-before-quorum";
   if (c.mutations.skip_consistency_check) s += " --mutation skip-consistency-check";
@@ -569,7 +574,7 @@ void Simulation::Issue(size_t slot) {
   result_.history.events.push_back(inv);
   ++result_.stats.invoked;
 
-  At(now_ + kClientTimeout, -1, false, [this, op] {
+  At(now_ + c_.client_timeout_ms * kMs, -1, false, [this, op] {
     if (!op->done) Complete(op, EventType::kInfo, std::nullopt, std::nullopt, "");
   });
   // The request reaches the node as an event of that node, so a paused node
@@ -734,9 +739,11 @@ SimResult Simulation::Run() {
   if (c_.duration_ms) At(c_.duration_ms * kMs, -1, false, [this] { workload_stopped_ = true; });
 
   // Safety phase: the workload under faults.
-  RunUntil([this] { return WorkloadDone(); }, kWorkloadDeadline);
+  uint64_t deadline = c_.duration_ms ? c_.duration_ms * kMs + kWorkloadDeadline
+                                     : std::max(kWorkloadDeadline, c_.ops * kWorkloadDeadlinePerOp);
+  RunUntil([this] { return WorkloadDone(); }, deadline);
   if (!WorkloadDone())
-    Violation("the workload did not finish within " + std::to_string(kWorkloadDeadline / kSec) +
+    Violation("the workload did not finish within " + std::to_string(deadline / kSec) +
               " virtual seconds");
   // Heal, then require convergence within a bound.
   uint64_t heal_start = now_;

@@ -36,6 +36,9 @@ struct SimConfig {
   int keys = 5;
   uint64_t ops = 2000;
   uint64_t duration_ms = 0;  // when set, the workload runs this long instead of `ops`
+  // A client that hears nothing this long gives up: the operation is `info`
+  // and the client continues under a new id.
+  uint64_t client_timeout_ms = 3000;
   uint64_t seed = 1;
   uint32_t faults = 0;
   Mutations mutations;

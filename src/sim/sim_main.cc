@@ -54,6 +54,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_option("--duration-ms", c.duration_ms, "run the workload this long (virtual) instead")
       ->check(CLI::Range(1, 3600000))
       ->excludes(ops);
+  app.add_option("--client-timeout-ms", c.client_timeout_ms,
+                 "a client gives up (info) after this long without an answer")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}));
   auto* seed_opt = app.add_option("--seed", seed, "the seed (with --seeds: the first)");
   app.add_option("--seeds", seeds, "run this many seeds: S0..S0+N-1")
       ->check(CLI::Range(1, 10000000));
