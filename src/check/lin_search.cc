@@ -390,6 +390,17 @@ class Searcher {
  public:
   Searcher(KeyHistory& k, Prepared& p, const Limits& limits)
       : k_(k), p_(p), limits_(limits), list_(p.ops) {
+    // Unknown operations of one class are interchangeable: only the earliest
+    // not yet linearized is tried (the others lead to the same configurations,
+    // and trying each would cost a key of every pending operation).
+    size_t n = p_.ops.size();
+    for (uint32_t i = 0; i < n; ++i) {
+      if (p_.ops[i].ret != kNever) continue;
+      size_t c = p_.ops[i].cls - n;
+      if (c >= class_members_.size()) class_members_.resize(c + 1);
+      class_members_[c].push_back(i);
+    }
+    class_next_.assign(class_members_.size(), 0);
     if (p_.monotone_counter) {
       // bound_after_[i]: the lowest bound among operations i.. (in call order).
       bound_after_.assign(p_.ops.size() + 1, kNoBound);
@@ -433,7 +444,29 @@ class Searcher {
   ConfigCache cache_;
   std::vector<int64_t> bound_after_;
   std::vector<uint32_t> read_after_;
-  std::vector<uint32_t> read_next_, read_prev_;  // grows-only keys: reads not yet linearized
+  std::vector<uint32_t> read_next_, read_prev_;       // grows-only keys: reads not yet linearized
+  std::vector<std::vector<uint32_t>> class_members_;  // unknown operations by class, in call order
+  std::vector<size_t> class_next_;                    // each class's first not yet linearized
+
+  bool IsClassLeader(uint32_t i) const {
+    const SOp& o = p_.ops[i];
+    if (o.ret != kNever) return true;
+    size_t c = o.cls - p_.ops.size();
+    return class_members_[c][class_next_[c]] == i;
+  }
+  // Lifts (or puts back) an operation with everything that tracks it.
+  void Lift(uint32_t e) {
+    uint32_t i = list_.op[e];
+    list_.Lift(e);
+    if (p_.grows_only && p_.ops[i].type == OpType::kRead) LiftRead(i);
+    if (p_.ops[i].ret == kNever) ++class_next_[p_.ops[i].cls - p_.ops.size()];
+  }
+  void Unlift(uint32_t e) {
+    uint32_t i = list_.op[e];
+    if (p_.ops[i].ret == kNever) --class_next_[p_.ops[i].cls - p_.ops.size()];
+    if (p_.grows_only && p_.ops[i].type == OpType::kRead) UnliftRead(i);
+    list_.Unlift(e);
+  }
 
   // An append can come next only if the first read still to come holds its
   // bytes right after the state (the state is always a prefix of that read).
@@ -537,12 +570,11 @@ SearchResult Searcher::Run() {
     if (++r.steps % kLimitCheckSteps == 0 && OverLimits(&r)) break;
     if (list_.is_call[e]) {
       const SOp& op = p_.ops[list_.op[e]];
-      bool reads_guide = p_.grows_only && op.type == OpType::kRead;
       uint32_t next_state;
-      if ((!p_.grows_only || op.type != OpType::kAppend || AppendFits(op, state)) &&
+      if (IsClassLeader(list_.op[e]) &&
+          (!p_.grows_only || op.type != OpType::kAppend || AppendFits(op, state)) &&
           Step(k_.values, op, state, &next_state)) {
-        list_.Lift(e);
-        if (reads_guide) LiftRead(list_.op[e]);
+        Lift(e);
         if (MakeKey(next_state, &key) && cache_.Insert(key)) {
           stack.push_back({e, state});
           state = next_state;
@@ -550,8 +582,7 @@ SearchResult Searcher::Run() {
           e = list_.next[0];
           continue;
         }
-        if (reads_guide) UnliftRead(list_.op[e]);
-        list_.Unlift(e);
+        Unlift(e);
       }
       e = list_.next[e];
       continue;
@@ -568,9 +599,7 @@ SearchResult Searcher::Run() {
     }
     Frame f = stack.back();
     stack.pop_back();
-    if (p_.grows_only && p_.ops[list_.op[f.entry]].type == OpType::kRead)
-      UnliftRead(list_.op[f.entry]);
-    list_.Unlift(f.entry);
+    Unlift(f.entry);
     state = f.state;
     if (p_.ops[list_.op[f.entry]].ret != kNever) ++finite_left;
     e = list_.next[f.entry];
