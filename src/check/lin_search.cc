@@ -637,6 +637,8 @@ namespace {
 // not eat the budget of all the others.
 constexpr uint64_t kShrinkTestStepsFactor = 4;
 constexpr uint64_t kShrinkTestStepsMin = 1'000'000;
+// Pinned changes retried one by one at the end, at most.
+constexpr size_t kShrinkFinalTriesMax = 64;
 
 // Shrinking runs many searches under one budget (steps and time).
 class Budget {
@@ -702,6 +704,25 @@ void Unrelax(const KeyHistory& k, std::vector<Choice>* sel, std::unordered_set<u
       pinned->insert(c.op);
     }
   }
+}
+
+// Pinned changes (see Unrelax) that no read left in `sel` observes: a write
+// whose value none of them read, an append whose bytes none of them hold.
+std::vector<size_t> UnobservedPinned(const KeyHistory& k, const std::vector<Choice>& sel,
+                                     const std::unordered_set<uint32_t>& pinned) {
+  std::unordered_set<uint32_t> read_values;
+  for (const Choice& c : sel)
+    if (k.ops[c.op].type == OpType::kRead) read_values.insert(k.ops[c.op].a);
+  std::vector<bool> seen = AppendsSeen(k, sel);
+  std::vector<size_t> out;
+  for (size_t i = 0; i < sel.size(); ++i) {
+    const Op& o = k.ops[sel[i].op];
+    if (!pinned.count(sel[i].op)) continue;
+    if ((o.type == OpType::kWrite && !read_values.count(o.a)) ||
+        (o.type == OpType::kAppend && !seen[i]))
+      out.push_back(i);
+  }
+  return out;
 }
 
 // The history cut at position `at`: later invocations go, and operations
@@ -809,6 +830,22 @@ std::vector<Choice> Shrink(KeyHistory& k, const SearchResult& failed, const Limi
       n = std::min(items.size(), n * 2);
     }
   }
+  // Changes pinned while a read of them was still there may have outlived
+  // that read: try without those nothing left observes, together and then
+  // one by one.
+  std::vector<size_t> stale = UnobservedPinned(k, best, pinned);
+  if (!stale.empty() && budget.StillFails(k, Without(k, best, stale), &used)) {
+    best = used;
+  } else {
+    for (size_t i = 0; i < stale.size() && i < kShrinkFinalTriesMax; ++i) {
+      uint32_t op = best[stale[i]].op;
+      auto at = std::find_if(best.begin(), best.end(), [&](const Choice& c) { return c.op == op; });
+      if (at != best.end() &&
+          budget.StillFails(k, Without(k, best, {size_t(at - best.begin())}), &used))
+        best = used;
+    }
+  }
+  Unrelax(k, &best, &pinned);
   return best;
 }
 
