@@ -87,15 +87,35 @@ std::string OpLine(const KeyHistory& k, const lin::Choice& c) {
 // The counterexample as lines a person reads: the operations in invocation
 // order; appends whose bytes make up the values read are listed one by one
 // only when few (a read of a long string needs every append in it).
+// "+ 189 incrs invoked between lines 114 and 3540 <what>".
+std::string Summary(const KeyHistory& k, const std::vector<lin::Choice>& group, const char* what) {
+  std::map<std::string, size_t> kinds;
+  for (const lin::Choice& c : group) ++kinds[std::string(OpTypeName(k.ops[c.op].type))];
+  std::string s;
+  for (const auto& [name, n] : kinds)
+    s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + name + (n > 1 ? "s" : "");
+  return "    + " + s + " invoked between lines " +
+         std::to_string(k.ops[group.front().op].call_line) + " and " +
+         std::to_string(k.ops[group.back().op].call_line) + " " + what;
+}
+
 std::vector<std::string> Explain(const KeyHistory& k, std::vector<lin::Choice> sel) {
   std::sort(sel.begin(), sel.end(), [&](const lin::Choice& a, const lin::Choice& b) {
     return k.ops[a.op].call < k.ops[b.op].call;
   });
   std::vector<bool> seen = lin::AppendsSeen(k, sel);
-  std::vector<lin::Choice> shown, context;
-  size_t context_count = std::count(seen.begin(), seen.end(), true);
-  for (size_t i = 0; i < sel.size(); ++i)
-    (seen[i] && context_count > kShownUnknownMax ? context : shown).push_back(sel[i]);
+  size_t seen_count = std::count(seen.begin(), seen.end(), true);
+  size_t unsure_count = 0;
+  for (size_t i = 0; i < sel.size(); ++i) unsure_count += sel[i].relaxed && !seen[i];
+  std::vector<lin::Choice> shown, context, unsure;
+  for (size_t i = 0; i < sel.size(); ++i) {
+    if (seen[i] && seen_count > kShownUnknownMax)
+      context.push_back(sel[i]);
+    else if (sel[i].relaxed && unsure_count > kShownUnknownMax)
+      unsure.push_back(sel[i]);
+    else
+      shown.push_back(sel[i]);
+  }
   size_t relaxed =
       std::count_if(sel.begin(), sel.end(), [](const lin::Choice& c) { return c.relaxed; });
   std::vector<std::string> out;
@@ -115,14 +135,13 @@ std::vector<std::string> Explain(const KeyHistory& k, std::vector<lin::Choice> s
   if (shown.size() > kShownOpsMax)
     out.push_back("    ... and " + std::to_string(shown.size() - kShownOpsMax) + " more");
   if (!context.empty()) {
-    size_t unsure = std::count_if(context.begin(), context.end(),
+    size_t marked = std::count_if(context.begin(), context.end(),
                                   [](const lin::Choice& c) { return c.relaxed; });
-    out.push_back("    + " + std::to_string(context.size()) + " appends invoked between lines " +
-                  std::to_string(k.ops[context.front().op].call_line) + " and " +
-                  std::to_string(k.ops[context.back().op].call_line) +
-                  " whose bytes make up the values read" +
-                  (unsure ? " (" + std::to_string(unsure) + " of them marked ?)" : ""));
+    out.push_back(Summary(k, context, "whose bytes make up the values read") +
+                  (marked ? " (" + std::to_string(marked) + " of them marked ?)" : ""));
   }
+  if (!unsure.empty())
+    out.push_back(Summary(k, unsure, "marked ?, that may or may not have taken effect"));
   return out;
 }
 
@@ -181,6 +200,62 @@ void Parallel(const std::vector<size_t>& items, unsigned threads, Fn fn) {
   for (std::thread& t : pool) t.join();
 }
 
+CheckResult Summarize(std::vector<KeyOutcome>& out, const lin::BuildCounts& counts,
+                      const LinearizableOptions& o) {
+  CheckResult r;
+  r.name = "linearizable";
+  uint64_t failed = 0, unknown = 0, checked = 0, configurations = 0, dropped = 0;
+  std::string first_failed;
+  for (KeyOutcome& k : out) {
+    checked += k.ops;
+    configurations += k.configurations;
+    dropped += k.unknown_dropped;
+    if (k.verdict == Verdict::kNotLinearizable) {
+      if (first_failed.empty()) first_failed = k.key;
+      ++failed;
+      if (k.explanation.empty())  // beyond the first few: named, not explained
+        k.explanation.push_back("key " + k.key + ": not linearizable (" + std::to_string(k.ops) +
+                                " operations)");
+      for (std::string& line : k.explanation) r.details.push_back(std::move(line));
+    } else if (k.verdict != Verdict::kLinearizable) {
+      ++unknown;
+    }
+  }
+  uint64_t info = counts.info + counts.open_at_end;
+  r.counts = {{"keys", out.size()},
+              {"ops", counts.ops},
+              {"checked", checked},
+              {"ok", counts.ok},
+              {"info", info},
+              {"fail", counts.fail},
+              {"keys_failed", failed},
+              {"keys_unknown", unknown},
+              {"unknown_dropped", dropped},
+              {"configurations", configurations}};
+  std::string shape = std::to_string(counts.ops) + " operations on " + std::to_string(out.size()) +
+                      " keys, " + std::to_string(info) + " of them info";
+  if (failed > 0) {
+    r.verdict = CheckResult::Verdict::kFail;
+    r.summary = std::to_string(failed) + " of " + std::to_string(out.size()) +
+                " keys not linearizable (first: " + first_failed + "); " + shape;
+  } else if (unknown > 0) {
+    r.verdict = CheckResult::Verdict::kUnknown;
+    r.summary = std::to_string(unknown) + " of " + std::to_string(out.size()) +
+                " keys could not be decided within the limits; " + shape;
+  } else {
+    r.summary = "every key linearizable; " + shape;
+  }
+  // Keys whose search gave up are named whatever the verdict.
+  size_t named = 0;
+  for (const KeyOutcome& k : out) {
+    if (k.verdict == Verdict::kLinearizable || k.verdict == Verdict::kNotLinearizable) continue;
+    if (named++ < kShownOpsMax) r.details.push_back(LimitNote(k, o));
+  }
+  if (named > kShownOpsMax)
+    r.details.push_back("... and " + std::to_string(named - kShownOpsMax) + " more keys unknown");
+  return r;
+}
+
 CheckResult Judge(std::vector<std::unique_ptr<KeyHistory>> keys, const lin::BuildCounts& counts,
                   const LinearizableOptions& o) {
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -201,56 +276,7 @@ CheckResult Judge(std::vector<std::unique_ptr<KeyHistory>> keys, const lin::Buil
       failing.push_back(i);
   Parallel(failing, threads, [&](size_t i) { ExplainKey(*keys[i], &out[i], o); });
 
-  CheckResult r;
-  r.name = "linearizable";
-  uint64_t failed = 0, unknown = 0, ops = 0, configurations = 0, dropped = 0;
-  std::string first_failed;
-  for (size_t i = 0; i < out.size(); ++i) {
-    ops += out[i].ops;
-    configurations += out[i].configurations;
-    dropped += out[i].unknown_dropped;
-    if (out[i].verdict == Verdict::kNotLinearizable) {
-      if (first_failed.empty()) first_failed = out[i].key;
-      ++failed;
-      for (std::string& line : out[i].explanation) r.details.push_back(std::move(line));
-    } else if (out[i].verdict != Verdict::kLinearizable) {
-      ++unknown;
-    }
-  }
-  r.counts = {{"keys", out.size()},
-              {"ops", ops},
-              {"ok", counts.ok},
-              {"info", counts.info + counts.open_at_end},
-              {"fail", counts.fail},
-              {"keys_failed", failed},
-              {"keys_unknown", unknown},
-              {"unknown_dropped", dropped},
-              {"configurations", configurations}};
-  std::string shape = std::to_string(ops) + " operations (" +
-                      std::to_string(counts.info + counts.open_at_end) + " unknown) on " +
-                      std::to_string(out.size()) + " keys";
-  if (failed > 0) {
-    r.verdict = CheckResult::Verdict::kFail;
-    r.summary = std::to_string(failed) + " of " + std::to_string(out.size()) +
-                " keys not linearizable (first: " + first_failed + "); " + shape;
-    if (failed > kLinCounterexamplesMax)
-      r.details.push_back("(counterexamples shown for the first " +
-                          std::to_string(kLinCounterexamplesMax) + " failing keys)");
-  } else if (unknown > 0) {
-    r.verdict = CheckResult::Verdict::kUnknown;
-    r.summary = std::to_string(unknown) + " of " + std::to_string(out.size()) +
-                " keys could not be decided within the limits; " + shape;
-  } else {
-    r.summary = "every key linearizable; " + shape;
-  }
-  // Keys whose search gave up are named whatever the verdict.
-  for (size_t i = 0, named = 0; i < out.size() && named < kShownOpsMax; ++i) {
-    if (out[i].verdict == Verdict::kLinearizable || out[i].verdict == Verdict::kNotLinearizable)
-      continue;
-    r.details.push_back(LimitNote(out[i], o));
-    ++named;
-  }
-  return r;
+  return Summarize(out, counts, o);
 }
 
 }  // namespace
