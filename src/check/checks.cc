@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "check/linearizable.h"
+
 namespace rkv {
 
 std::string_view VerdictName(CheckResult::Verdict v) {
@@ -183,7 +185,8 @@ CheckResult CheckConvergence(const History& h) {
   return r;
 }
 
-Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names) {
+Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
+                                           const LinearizableOptions* lin) {
   std::vector<CheckResult> out;
   size_t start = 0;
   while (start <= names.size()) {
@@ -194,9 +197,11 @@ Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& 
       out.push_back(CheckLostWrites(h));
     else if (name == "convergence")
       out.push_back(CheckConvergence(h));
+    else if (name == "linearizable")
+      out.push_back(CheckLinearizable(h, lin ? *lin : LinearizableOptions{}));
     else
       return Status::Invalid("--checks: unknown check '" + name +
-                             "' (available: lost-writes, convergence)");
+                             "' (available: lost-writes, convergence, linearizable)");
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

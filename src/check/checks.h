@@ -28,8 +28,13 @@ CheckResult CheckLostWrites(const History& h);
 // Every replica's final value of every key is the same.
 CheckResult CheckConvergence(const History& h);
 
-// Runs the checks named in `names` (comma-separated). Unknown names are an error.
-Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names);
+struct LinearizableOptions;  // check/linearizable.h
+
+// Runs the checks named in `names` (comma-separated): lost-writes,
+// convergence, linearizable. Unknown names are an error. `lin` tunes the
+// linearizable check (defaults when null).
+Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
+                                           const LinearizableOptions* lin = nullptr);
 std::string_view VerdictName(CheckResult::Verdict v);
 
 }  // namespace rkv

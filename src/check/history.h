@@ -37,6 +37,9 @@ struct Event {
 
 struct History {
   std::vector<Event> events;
+  // Optional: the line of the file each event came from (ReadHistory,
+  // ParseHistory and the Jepsen reader fill it), so reports cite the file.
+  std::vector<uint64_t> lines;
 };
 
 // One JSON object per line. Errors name the line.

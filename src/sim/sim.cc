@@ -8,6 +8,7 @@
 #include <queue>
 #include <set>
 
+#include "check/linearizable.h"
 #include "core/random.h"
 #include "core/stored_value.h"
 #include "kv/command_codec.h"
@@ -28,9 +29,14 @@ constexpr uint64_t kTickInterval = 2 * kMs;
 constexpr uint64_t kElectionTimeout = 1000 * kMs;
 constexpr uint64_t kHeartbeat = 100 * kMs;
 constexpr uint64_t kRequestTimeout = 2 * kSec;
-constexpr uint64_t kClientTimeout = 3 * kSec;
 constexpr uint64_t kHealDeadline = 60 * kSec;
-constexpr uint64_t kWorkloadDeadline = 600 * kSec;  // a run never exceeds this in virtual time
+// A run's workload never exceeds this in virtual time: the larger of a floor
+// and a budget per operation (so --ops 1000000 under faults can finish), or
+// the requested duration plus the floor.
+constexpr uint64_t kWorkloadDeadline = 600 * kSec;
+constexpr uint64_t kWorkloadDeadlinePerOp = 20 * kMs;
+// The linearizable check's counterexample search is bounded by steps here.
+constexpr uint64_t kLinShrinkUnboundedMs = 24ull * 3600 * 1000;
 
 const char* const kFaultNames[] = {"delay",     "loss",  "dup",   "reorder",
                                    "partition", "crash", "pause", "skew"};
@@ -74,6 +80,11 @@ std::string FaultsName(uint32_t faults) {
   return s;
 }
 
+bool LinearizabilityRequired(const SimConfig& c) {
+  return c.consistency == "strong" &&
+         !(c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4));
+}
+
 bool LossAllowed(const SimConfig& c) {
   if (c.mutations.any()) return false;
   return c.acks == AcksPolicy::kAsync ||
@@ -87,6 +98,8 @@ std::string ReproduceCommand(const SimConfig& c) {
                   std::to_string(c.clients) + " --keys " + std::to_string(c.keys);
   s += c.duration_ms ? " --duration-ms " + std::to_string(c.duration_ms)
                      : " --ops " + std::to_string(c.ops);
+  if (c.client_timeout_ms != SimConfig{}.client_timeout_ms)
+    s += " --client-timeout-ms " + std::to_string(c.client_timeout_ms);
   s += " --seed " + std::to_string(c.seed) + " --faults " + FaultsName(c.faults);
   if (c.mutations.ack_before_quorum) s += " --mutation ack-before-quorum";
   if (c.mutations.skip_consistency_check) s += " --mutation skip-consistency-check";
@@ -707,7 +720,7 @@ void Simulation::Issue(size_t slot) {
   result_.history.events.push_back(inv);
   ++result_.stats.invoked;
 
-  At(now_ + kClientTimeout, -1, false, [this, op] {
+  At(now_ + c_.client_timeout_ms * kMs, -1, false, [this, op] {
     if (!op->done) Complete(op, EventType::kInfo, std::nullopt, std::nullopt, "");
   });
   // The request reaches the node as an event of that node, so a paused node
@@ -873,9 +886,11 @@ SimResult Simulation::Run() {
   if (c_.duration_ms) At(c_.duration_ms * kMs, -1, false, [this] { workload_stopped_ = true; });
 
   // Safety phase: the workload under faults.
-  RunUntil([this] { return WorkloadDone(); }, kWorkloadDeadline);
+  uint64_t deadline = c_.duration_ms ? c_.duration_ms * kMs + kWorkloadDeadline
+                                     : std::max(kWorkloadDeadline, c_.ops * kWorkloadDeadlinePerOp);
+  RunUntil([this] { return WorkloadDone(); }, deadline);
   if (!WorkloadDone())
-    Violation("the workload did not finish within " + std::to_string(kWorkloadDeadline / kSec) +
+    Violation("the workload did not finish within " + std::to_string(deadline / kSec) +
               " virtual seconds");
   // Heal, then require convergence within a bound.
   uint64_t heal_start = now_;
@@ -928,17 +943,35 @@ SimResult Simulation::Run() {
 
   result_.checks.push_back(CheckLostWrites(result_.history));
   result_.checks.push_back(CheckConvergence(result_.history));
+  // Strong reads are read-index reads: judge them (and every write) as one
+  // linearizable register per key.
+  if (c_.consistency == "strong") {
+    LinearizableOptions lin;
+    // What a run prints depends only on its flags and seed: the counterexample
+    // search is bounded by steps, not time; and where linearizability is not
+    // promised the verdict is data, not worth a counterexample.
+    lin.shrink_time_limit_ms = kLinShrinkUnboundedMs;
+    if (!LinearizabilityRequired(c_)) lin.shrink_steps = 0;
+    result_.checks.push_back(CheckLinearizable(result_.history, lin));
+  }
   const CheckResult& lost = result_.checks[0];
   bool lost_ok = LossAllowed(c_)
                      ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
                      : lost.ok();
-  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok();
+  bool lin_ok = !LinearizabilityRequired(c_) || result_.checks[2].ok();
+  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok;
   if (!result_.violations.empty()) {
     result_.verdict = "FAIL: " + result_.violations[0];
   } else if (!lost_ok) {
     result_.verdict = "FAIL: " + lost.summary;
   } else if (!result_.checks[1].ok()) {
     result_.verdict = "FAIL: " + result_.checks[1].summary;
+  } else if (!lin_ok) {
+    result_.verdict = result_.checks[2].verdict == CheckResult::Verdict::kFail
+                          ? "FAIL: not linearizable: " + result_.checks[2].summary
+                          : "FAIL: linearizability could not be decided (raise the check's "
+                            "limits with replicakv check): " +
+                                result_.checks[2].summary;
   } else {
     result_.verdict = "ok";
   }

@@ -36,6 +36,9 @@ struct SimConfig {
   int keys = 5;
   uint64_t ops = 2000;
   uint64_t duration_ms = 0;  // when set, the workload runs this long instead of `ops`
+  // A client that hears nothing this long gives up: the operation is `info`
+  // and the client continues under a new id.
+  uint64_t client_timeout_ms = 3000;
   uint64_t seed = 1;
   uint32_t faults = 0;
   Mutations mutations;
@@ -76,6 +79,12 @@ struct SimResult {
 SimResult RunSimulation(const SimConfig& config);
 // Whether losing acknowledged writes (recorded as rolled back) is allowed.
 bool LossAllowed(const SimConfig& c);
+// Whether the history must be linearizable: strong reads under an acks
+// setting that never loses an acknowledged write (quorum, all, one with at
+// most 3 voters). Under the others the check runs and reports, without
+// failing the run: a rolled-back write makes a history legitimately
+// non-linearizable.
+bool LinearizabilityRequired(const SimConfig& c);
 // The command line that reproduces a run.
 std::string ReproduceCommand(const SimConfig& c);
 

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "check/checks.h"
+#include "check/jepsen.h"
+#include "check/linearizable.h"
 #include "sim/sim.h"
 
 namespace rkv {
@@ -52,6 +54,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_option("--duration-ms", c.duration_ms, "run the workload this long (virtual) instead")
       ->check(CLI::Range(1, 3600000))
       ->excludes(ops);
+  app.add_option("--client-timeout-ms", c.client_timeout_ms,
+                 "a client gives up (info) after this long without an answer")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}));
   auto* seed_opt = app.add_option("--seed", seed, "the seed (with --seeds: the first)");
   app.add_option("--seeds", seeds, "run this many seeds: S0..S0+N-1")
       ->check(CLI::Range(1, 10000000));
@@ -91,7 +96,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   uint64_t failures = 0;
   uint64_t total_virtual = 0;
   SimStats totals;
-  uint64_t lost_total = 0, recorded_total = 0;
+  uint64_t lost_total = 0, recorded_total = 0, not_linearizable = 0;
   auto wall_start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < count; ++i) {
     c.seed = seed + i;
@@ -99,6 +104,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
     const CheckResult& lost = r.checks[0];
     lost_total += lost.counts.at("lost");
     recorded_total += lost.counts.at("recorded");
+    if (r.checks.size() > 2 && !r.checks[2].ok()) ++not_linearizable;
     total_virtual += r.stats.virtual_ns;
     totals.invoked += r.stats.invoked;
     totals.ok += r.stats.ok;
@@ -146,6 +152,11 @@ int RunSimCommand(const std::vector<std::string>& args) {
           for (const std::string& d : cr.details) std::printf("      %s\n", d.c_str());
       }
       for (const std::string& v : r.violations) std::printf("  violation: %s\n", v.c_str());
+      if (r.checks.size() > 2 && !r.checks[2].ok() && !LinearizabilityRequired(c))
+        std::printf(
+            "  (acks=%s with %d nodes does not promise linearizable reads: reported, not "
+            "required)\n",
+            std::string(AcksPolicyName(c.acks)).c_str(), c.nodes);
       if (LossAllowed(c) && lost.counts.at("lost") > 0 && r.ok)
         std::printf(
             "  (acks=%s may lose acknowledged writes at failover; every one lost here is recorded "
@@ -158,16 +169,19 @@ int RunSimCommand(const std::vector<std::string>& args) {
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (many) {
+    std::string lin_note = c.consistency == "strong" ? "; " + std::to_string(not_linearizable) +
+                                                           " histories not linearizable"
+                                                     : "";
     std::printf(
         "seeds %llu..%llu: %llu run, %llu failed; %llu ops (%llu ok, %llu fail, %llu info); "
         "%llu crashes, %llu partitions, %llu leaders elected; %llu acknowledged writes lost "
-        "(%llu recorded as rolled back)\n",
+        "(%llu recorded as rolled back)%s\n",
         (unsigned long long)seed, (unsigned long long)(seed + count - 1), (unsigned long long)count,
         (unsigned long long)failures, (unsigned long long)totals.invoked,
         (unsigned long long)totals.ok, (unsigned long long)totals.failed,
         (unsigned long long)totals.info, (unsigned long long)totals.crashes,
         (unsigned long long)totals.partitions, (unsigned long long)totals.leaders_elected,
-        (unsigned long long)lost_total, (unsigned long long)recorded_total);
+        (unsigned long long)lost_total, (unsigned long long)recorded_total, lin_note.c_str());
   }
   std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall,
                total_virtual / 1e9, wall > 0 ? total_virtual / 1e9 / wall : 0.0);
@@ -175,11 +189,27 @@ int RunSimCommand(const std::vector<std::string>& args) {
 }
 
 int RunCheckCommand(const std::vector<std::string>& args) {
-  CLI::App app{"replicakv check: judge a history (JSON lines)"};
+  CLI::App app{"replicakv check: judge a history (JSON lines, or Jepsen's with --from)"};
   app.name("replicakv check");
-  std::string file, checks = "lost-writes,convergence";
-  app.add_option("file", file, "history file (JSON lines)")->required();
-  app.add_option("--checks", checks, "comma-separated: lost-writes, convergence");
+  std::string file, checks = "lost-writes,convergence", from = "json";
+  LinearizableOptions lin;
+  app.add_option("file", file, "history file")->required();
+  app.add_option("--checks", checks, "comma-separated: lost-writes, convergence, linearizable");
+  app.add_option("--from", from, "the file's format: json (CONTRACTS §6) | edn | jepsen-log")
+      ->check(CLI::IsMember({"json", "edn", "jepsen-log"}));
+  app.add_option("--time-limit-ms", lin.time_limit_ms,
+                 "linearizable: search time per key before the verdict is unknown")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{86'400'000}));
+  app.add_option("--memory-limit-mb", lin.memory_limit_mb,
+                 "linearizable: search memory per key before the verdict is unknown")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'048'576}));
+  app.add_option("--shrink-time-limit-ms", lin.shrink_time_limit_ms,
+                 "linearizable: time to find a small counterexample per failing key")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{86'400'000}));
+  app.add_option("--shrink-steps", lin.shrink_steps,
+                 "linearizable: search steps to find a small counterexample (0: none)");
+  app.add_option("--threads", lin.threads, "linearizable: keys checked at once (0: one per core)")
+      ->check(CLI::Range(0u, 1024u));
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -190,23 +220,39 @@ int RunCheckCommand(const std::vector<std::string>& args) {
     std::cerr << "replicakv check: " << e.what() << "\n";
     return 2;
   }
-  auto h = ReadHistory(file);
-  if (!h.ok()) {
-    std::cerr << "replicakv check: " << file << ": " << h.status().message() << "\n";
-    return h.status().code() == Code::kInvalidArgument ? 1 : 2;
-  }
-  auto results = RunChecks(*h, checks);
-  if (!results.ok()) {
-    std::cerr << "replicakv check: " << results.status().message() << "\n";
-    return 2;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<CheckResult> results;
+  auto fail_reading = [&](const Status& s) {
+    std::cerr << "replicakv check: " << file << ": " << s.message() << "\n";
+    return s.code() == Code::kInvalidArgument ? 1 : 2;
+  };
+  if (checks == "linearizable" && from == "json") {
+    // Alone, it reads the file in blocks instead of holding the whole history.
+    auto r = CheckLinearizableFile(file, lin);
+    if (!r.ok()) return fail_reading(r.status());
+    results.push_back(std::move(*r));
+  } else {
+    Result<History> h = from == "json"
+                            ? ReadHistory(file)
+                            : ReadJepsen(file, JepsenOptions{from == "edn" ? JepsenFormat::kEdn
+                                                                           : JepsenFormat::kLog});
+    if (!h.ok()) return fail_reading(h.status());
+    auto r = RunChecks(*h, checks, &lin);
+    if (!r.ok()) {
+      std::cerr << "replicakv check: " << r.status().message() << "\n";
+      return 2;
+    }
+    results = std::move(*r);
   }
   bool ok = true;
-  for (const CheckResult& r : *results) {
+  for (const CheckResult& r : results) {
     std::printf("%s: %s — %s\n", r.name.c_str(), std::string(VerdictName(r.verdict)).c_str(),
                 r.summary.c_str());
     for (const std::string& d : r.details) std::printf("    %s\n", d.c_str());
     ok = ok && r.ok();
   }
+  std::fprintf(stderr, "checked in %.3f s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return ok ? 0 : 1;
 }
 
