@@ -172,6 +172,7 @@ void LeaderCore::BecomeLeader() {
   forwarded_order_.clear();
   SyncProgress();  // every other member, with a grace period before check-quorum judges it
   ack_ = commit_;
+  term_start_index_ = log_.last_index() + 1;  // the entry appended below
   last_leader_contact_ = now_;
   heartbeat_deadline_ = now_ + o_.heartbeat_interval_ns;
   check_quorum_deadline_ = now_ + o_.election_timeout_ns;
@@ -599,7 +600,7 @@ void LeaderCore::MaybeCommit() {
   }
   ack_ = std::max(ack_, LeaderAckIndex());
   MaybeApply();
-  if (!unsent_reads_.empty() && CommittedInCurrentTerm()) StartReadRound();
+  if (!unsent_reads_.empty() && ReadsAllowed()) StartReadRound();
 }
 
 void LeaderCore::CheckQuorum() {
@@ -690,33 +691,50 @@ void LeaderCore::HandleForward(const Message& m) {
   r.to = m.from;
   r.context = m.context;
   if (role_ != Role::kLeader) {
+    // Final: this node cannot lead again in this term, and a copy of the
+    // message arriving in a later term is refused as stale.
     r.reject = true;
     Send(std::move(r));
     return;
   }
-  if (o_.acks == AcksPolicy::kAll) {
-    for (const auto& [id, pr] : progress_) {
-      if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
+  // A duplicated message gets the first copy's verdict: appending a write
+  // whose first copy was refused would apply a write reported as not applied.
+  if (!m.entries.empty()) {
+    auto seen = forwarded_.find({m.entries[0].origin, m.entries[0].request_id});
+    if (seen != forwarded_.end()) {
+      if (seen->second != 0) {  // refused: refuse again
         r.reject = true;
-        r.reject_hint = id;
+        r.reject_hint = seen->second;
         Send(std::move(r));
-        return;
       }
+      return;  // appended: the first answer stands (if lost, the sender times out)
     }
   }
-  // A duplicated message must not append the same write twice.
-  for (const Entry& e : m.entries)
-    if (forwarded_.count({e.origin, e.request_id})) return;
-  r.index = log_.last_index() + 1;
-  r.log_term = term_;
-  Send(std::move(r));
-  for (const Entry& e : m.entries) {
-    forwarded_.insert({e.origin, e.request_id});
+  NodeId missing = 0;
+  if (o_.acks == AcksPolicy::kAll) {
+    for (const auto& [id, pr] : progress_)
+      if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
+  }
+  auto remember = [this](const Entry& e, NodeId verdict) {
+    forwarded_.emplace(std::make_pair(e.origin, e.request_id), verdict);
     forwarded_order_.push_back({e.origin, e.request_id});
     if (forwarded_order_.size() > kForwardedRemembered) {
       forwarded_.erase(forwarded_order_.front());
       forwarded_order_.pop_front();
     }
+  };
+  if (missing != 0) {
+    for (const Entry& e : m.entries) remember(e, missing);
+    r.reject = true;
+    r.reject_hint = missing;
+    Send(std::move(r));
+    return;
+  }
+  r.index = log_.last_index() + 1;
+  r.log_term = term_;
+  Send(std::move(r));
+  for (const Entry& e : m.entries) {
+    remember(e, 0);
     Entry copy = e;
     AppendAsLeader(std::move(copy));
   }
@@ -742,7 +760,7 @@ void LeaderCore::HandleForwardResponse(const Message& m) {
 
 void LeaderCore::StartReadRound() {
   if (unsent_reads_.empty() && unsent_remote_reads_.empty()) return;
-  if (!CommittedInCurrentTerm() && !o_.mutations.read_without_quorum) return;  // wait for it
+  if (!ReadsAllowed() && !o_.mutations.read_without_quorum) return;  // wait for it
   ReadRound round;
   round.context = ++read_context_;
   round.index = ack_;
@@ -930,7 +948,7 @@ bool LeaderCore::HasReady() const {
   return hard_state_dirty_ || !ready_.empty() || broadcast_pending_ ||
          (!snapshot_pending_.empty() && applied_ <= commit_) ||
          (role_ == Role::kLeader && (!unsent_reads_.empty() || !unsent_remote_reads_.empty()) &&
-          CommittedInCurrentTerm()) ||
+          ReadsAllowed()) ||
          (role_ == Role::kLeader && (commit_ != commit_sent_ || ack_ != ack_sent_));
 }
 

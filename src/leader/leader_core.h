@@ -145,6 +145,11 @@ class LeaderCore final : public ReplicaCore {
   void MaybeCommit();
   void CheckQuorum();
   bool CommittedInCurrentTerm() const { return log_.term(commit_) == term_; }
+  // A read index must cover every write a previous leader acknowledged. Those
+  // all precede this term's first entry, so reads wait until the acks rule
+  // covers that entry: for quorum that is the majority commit; for all, every
+  // voter (a new leader cannot know how far its predecessor acknowledged).
+  bool ReadsAllowed() const { return CommittedInCurrentTerm() && ack_ >= term_start_index_; }
   void StartReadRound();
   void ConfirmReadRounds();
   uint64_t LeaderAckIndex() const;
@@ -177,12 +182,13 @@ class LeaderCore final : public ReplicaCore {
   Role role_ = Role::kFollower;
   bool pre_candidate_ = false;
   NodeId leader_ = 0;
-  uint64_t commit_ = 0;          // majority commit as known here
-  uint64_t ack_ = 0;             // leader: the acks policy's acknowledged index
-  uint64_t applied_ = 0;         // emitted for application
-  uint64_t stable_ = 0;          // durable here and equal to the in-memory log
-  uint64_t leader_applied_ = 0;  // follower: the leader's acknowledged index
-  uint64_t matched_ = 0;         // follower: our log equals the current leader's up to here
+  uint64_t term_start_index_ = 0;  // a leader's first entry of its term
+  uint64_t commit_ = 0;            // majority commit as known here
+  uint64_t ack_ = 0;               // leader: the acks policy's acknowledged index
+  uint64_t applied_ = 0;           // emitted for application
+  uint64_t stable_ = 0;            // durable here and equal to the in-memory log
+  uint64_t leader_applied_ = 0;    // follower: the leader's acknowledged index
+  uint64_t matched_ = 0;           // follower: our log equals the current leader's up to here
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
   bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
   std::set<NodeId> snapshot_pending_;  // leader: followers whose snapshot waits for the commit
@@ -206,7 +212,9 @@ class LeaderCore final : public ReplicaCore {
   std::map<uint64_t, uint64_t> forwarded_reads_;  // follower: request id → deadline
   // leader: writes forwarded to it in this term, to drop duplicated messages
   static constexpr size_t kForwardedRemembered = 65536;
-  std::set<std::pair<NodeId, uint64_t>> forwarded_;
+  // Forwarded writes of this term by (origin, request id): 0 appended, else
+  // refused under acks=all (the voter found missing).
+  std::map<std::pair<NodeId, uint64_t>, NodeId> forwarded_;
   std::deque<std::pair<NodeId, uint64_t>> forwarded_order_;
 
   // persistence bookkeeping: Readys with appends, in order, and truncations

@@ -15,6 +15,7 @@
 //   stabilize                   persist, deliver and apply until nothing moves
 //   deliver [to=ID]             deliver queued messages once (to one node)
 //   partition ID | heal | drop FROM TO
+//   hold FROM TO | release      keep copies of queued messages, deliver them later
 //   crash ID | restart ID       crash loses nothing synced (every write here syncs)
 //   status | log ID
 #include "leader/leader_core.h"
@@ -182,6 +183,19 @@ class Env {
     } else if (cmd == "drop") {
       cut_.insert({std::stoull(args.at(0)), std::stoull(args.at(1))});
       Print("dropping " + args.at(0) + "->" + args.at(1));
+    } else if (cmd == "hold") {
+      // A copy of each queued FROM->TO message is held back, to arrive later
+      // (a network duplicate delivered late).
+      NodeId from = std::stoull(args.at(0)), to = std::stoull(args.at(1));
+      size_t n = 0;
+      for (const Message& m : queue_)
+        if (m.from == from && m.to == to) held_.push_back(m), ++n;
+      Print("holding copies of " + std::to_string(n) + " messages " + args.at(0) + "->" +
+            args.at(1));
+    } else if (cmd == "release") {
+      for (Message& m : held_) queue_.push_back(std::move(m));
+      Print("released " + std::to_string(held_.size()) + " held messages");
+      held_.clear();
     } else if (cmd == "heal") {
       cut_.clear();
       Print("healed");
@@ -325,6 +339,7 @@ class Env {
 
   std::map<NodeId, TestNode> nodes_;
   std::deque<Message> queue_;
+  std::vector<Message> held_;
   std::set<std::pair<NodeId, NodeId>> cut_;
   uint64_t request_id_ = 0;
   std::string out_;
