@@ -174,6 +174,19 @@ bool ReadService::CanServeNow(const ReadSpec& spec, uint64_t now_ns) {
   return true;
 }
 
+bool ReadService::StillServable(const ReadSpec& spec, uint64_t now_ns) const {
+  switch (spec.consistency.level) {
+    case ReadLevel::kSession:
+      return Covered(spec.token);
+    case ReadLevel::kBounded:
+      return FreshEnough(spec.consistency.bound_ms, now_ns);
+    case ReadLevel::kStrong:  // linearized at its confirmed read index, already applied
+    case ReadLevel::kEventual:
+      return true;
+  }
+  return true;
+}
+
 void ReadService::Read(const ReadSpec& spec, uint64_t now_ns, Done done) {
   Waiter w{spec, now_ns, now_ns + o_.session_wait_ns, std::move(done)};
   switch (spec.consistency.level) {

@@ -111,6 +111,11 @@ class ReadService {
   // completes at once).
   void Read(const ReadSpec& spec, uint64_t now_ns, Done done);
 
+  // Whether a read decided kServe may still be served at `now_ns`: a driver
+  // that could not serve it at once (a paused process) checks again, and
+  // starts over with Read when the state is no longer fresh enough.
+  bool StillServable(const ReadSpec& spec, uint64_t now_ns) const;
+
   // Driver hooks.
   void OnApplied(uint64_t now_ns);
   // True when `request_id` is one of this service's read-index requests.

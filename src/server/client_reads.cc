@@ -65,6 +65,10 @@ void ClientConn::OnReadDecision(uint64_t slot_seq, ReadDecision d) {
   if (slot.state != Slot::State::kReadInFlight) return;
   switch (d.kind) {
     case ReadDecision::Kind::kServe:
+      if (!server_->reads().StillServable(CurrentReadSpec(), MonotonicNowNs())) {
+        server_->AwaitRead(this, slot_seq, CurrentReadSpec());  // no longer fresh: again
+        return;
+      }
       ServeRead(slot);
       break;
     case ReadDecision::Kind::kForward: {

@@ -145,6 +145,7 @@ class ServerImpl final : public ReplicaHost {
   uint64_t next_forward_id_ = 1;
   uint64_t reads_forwarded_out_ = 0, reads_forwarded_in_ = 0;
   void ServeForwardedRead(NodeId from, ReadForwardMsg m);
+  void ServeForwardedRead(NodeId from, std::shared_ptr<ReadForwardMsg> msg);
   void OnReadReply(NodeId from, ReadReplyMsg m);
   void TickReads(uint64_t now);
   void CheckWaiters();

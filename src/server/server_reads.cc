@@ -92,25 +92,29 @@ void ServerImpl::ForwardRead(ClientConn* conn, uint64_t slot_seq, NodeId to, Rea
 
 void ServerImpl::ServeForwardedRead(NodeId from, ReadForwardMsg m) {
   ++reads_forwarded_in_;
-  auto answer = [this, from, id = m.id, protocol = m.protocol](const Reply& reply) {
+  ServeForwardedRead(from, std::make_shared<ReadForwardMsg>(std::move(m)));
+}
+
+void ServerImpl::ServeForwardedRead(NodeId from, std::shared_ptr<ReadForwardMsg> msg) {
+  auto answer = [this, from, msg](const Reply& reply) {
     ReadReplyMsg r;
-    r.id = id;
-    WriteReply(reply, protocol, &r.reply);
+    r.id = msg->id;
+    WriteReply(reply, msg->protocol, &r.reply);
     r.position = replica_->store().applied();
     transport_->SendReadReply(from, r);
   };
-  auto msg = std::make_shared<ReadForwardMsg>(std::move(m));
-  auto serve = [this, msg, answer] {
-    answer(RunReadCommands(&replica_->store(), msg->commands, msg->exec));
-  };
   if (reads_->CanServeNow(msg->spec, MonotonicNowNs())) {
-    serve();
+    answer(RunReadCommands(&replica_->store(), msg->commands, msg->exec));
     return;
   }
-  reads_->Read(msg->spec, MonotonicNowNs(), [this, serve, answer](ReadDecision d) {
-    asio::post(io_, [d = std::move(d), serve, answer] {
+  reads_->Read(msg->spec, MonotonicNowNs(), [this, from, msg, answer](ReadDecision d) {
+    asio::post(io_, [this, from, msg, answer, d = std::move(d)] {
       if (d.kind == ReadDecision::Kind::kServe) {
-        serve();
+        if (!reads_->StillServable(msg->spec, MonotonicNowNs())) {
+          ServeForwardedRead(from, msg);  // stalled since the decision: decide again
+          return;
+        }
+        answer(RunReadCommands(&replica_->store(), msg->commands, msg->exec));
       } else {
         // kForward cannot happen (may_forward is false for forwarded reads).
         std::string prefix = d.status.code() == Code::kStale ? "STALE " : "TRYAGAIN ";

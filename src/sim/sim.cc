@@ -80,6 +80,19 @@ std::string FaultsName(uint32_t faults) {
   return s;
 }
 
+bool ParseSimConsistency(const std::string& s, ReadConsistency* out, std::string* error) {
+  return ParseReadConsistency({s}, out, error);
+}
+
+uint64_t AllowedStalenessNs(const SimConfig& c) {
+  ReadConsistency rc;
+  std::string why;
+  if (!ParseSimConsistency(c.consistency, &rc, &why) || rc.level != ReadLevel::kBounded) return 0;
+  uint64_t bound = rc.bound_ms * kMs;
+  // Skewed clocks run at 0.9x to 1.1x: a slow clock measures 0.9 of the time.
+  return (c.faults & kFaultSkew) ? bound * 10 / 9 + 1 : bound;
+}
+
 bool LinearizabilityRequired(const SimConfig& c) {
   return c.consistency == "strong" &&
          !(c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4));
@@ -150,6 +163,7 @@ class NodeHost final : public ReplicaHost {
   void SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) override;
   void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
   void OnMembership(const std::string&) override {}
+  void OnApplied() override;
 
  private:
   Simulation* sim_;
@@ -160,7 +174,8 @@ struct SimNode {
   int id = 0;
   std::unique_ptr<MemoryEngine> engine;  // survives crashes, minus unsynced writes
   std::unique_ptr<NodeHost> host;
-  std::unique_ptr<Replica> replica;  // null while down
+  std::unique_ptr<Replica> replica;    // null while down
+  std::unique_ptr<ReadService> reads;  // with the replica
   uint64_t incarnation = 0;
   bool up = false;
   uint64_t paused_until = 0;
@@ -179,7 +194,10 @@ struct SimNode {
 
 class Simulation {
  public:
-  explicit Simulation(const SimConfig& c) : c_(c), rng_(c.seed) {}
+  explicit Simulation(const SimConfig& c) : c_(c), rng_(c.seed) {
+    std::string why;
+    if (!ParseSimConsistency(c.consistency, &read_level_, &why)) Violation("--consistency: " + why);
+  }
   SimResult Run();
 
   // For NodeHost.
@@ -189,6 +207,9 @@ class Simulation {
   void NetSend(Message m);
   void Outcome(SimNode* n, uint64_t request_id, RequestOutcome o);
   uint64_t now() const { return now_; }
+  uint64_t LocalTime(const SimNode& n) const {
+    return static_cast<uint64_t>(n.clock_offset_ns + static_cast<int64_t>(now_ * n.clock_rate));
+  }
   void Violation(std::string v) {
     if (result_.violations.size() < 20) result_.violations.push_back(std::move(v));
   }
@@ -202,9 +223,6 @@ class Simulation {
   void ScheduleResume(SimNode& n);
   void CrashNode(SimNode& n);
   void ScheduleTick(SimNode& n);
-  uint64_t LocalTime(const SimNode& n) const {
-    return static_cast<uint64_t>(n.clock_offset_ns + static_cast<int64_t>(now_ * n.clock_rate));
-  }
 
   // network
   bool LinkCut(int from, int to) const { return cut_.count({from, to}) > 0; }
@@ -218,6 +236,11 @@ class Simulation {
                 std::optional<std::string> value, std::optional<int64_t> result,
                 const std::string& version);
   bool WorkloadDone() const;
+  // A read at the run's level at node `at` (where the client sent it, or the
+  // leader it was forwarded to).
+  void Read(const std::shared_ptr<PendingOp>& op, int at, bool may_forward);
+  void ServeRead(const std::shared_ptr<PendingOp>& op, SimNode& at);
+  uint64_t StalenessNs(SimNode& at);
 
   bool Converged();
   // Members as the current leader (or the most recent term) knows them.
@@ -245,7 +268,9 @@ class Simulation {
     uint64_t client = 0;
     uint64_t counter = 0;
     bool busy = false;
+    LogPosition token;  // the client's session: what it wrote or read
   };
+  ReadConsistency read_level_;
   std::vector<Slot> slots_;
   uint64_t next_client_ = 0;
   uint64_t issued_ = 0;
@@ -255,6 +280,7 @@ class Simulation {
   // monitors
   std::map<uint64_t, int> leader_of_term_;
   std::map<uint64_t, uint64_t> committed_term_;  // index → term
+  std::map<uint64_t, uint64_t> commit_time_;     // index → when a majority first held it
 };
 
 // ---------------------------------------------------------------- host
@@ -263,7 +289,15 @@ void NodeHost::SubmitWrite(WriteBatch batch, bool sync, std::function<void(const
   sim_->DiskWrite(node_, std::move(batch), sync, std::move(done));
 }
 void NodeHost::Send(Message m) { sim_->NetSend(std::move(m)); }
-void NodeHost::OnOutcome(uint64_t id, RequestOutcome o) { sim_->Outcome(node_, id, std::move(o)); }
+void NodeHost::OnOutcome(uint64_t id, RequestOutcome o) {
+  if (node_->reads && node_->reads->OnOutcome(id, o.kind == RequestOutcome::Kind::kReadReady,
+                                              o.status, sim_->LocalTime(*node_)))
+    return;
+  sim_->Outcome(node_, id, std::move(o));
+}
+void NodeHost::OnApplied() {
+  if (node_->reads) node_->reads->OnApplied(sim_->LocalTime(*node_));
+}
 Status NodeHost::RecordRollback(const RollbackBatch& b) {
   node_->rollbacks.push_back(b);  // modelled as a synced file write
   return Status::Ok();
@@ -363,6 +397,10 @@ void Simulation::StartNode(SimNode& n) {
     return;
   }
   n.replica = std::move(replica.value());
+  SimNode* np = &n;
+  n.reads = std::make_unique<ReadService>(
+      n.replica.get(), [np] { return (np->incarnation << 32) | ++np->request_counter; },
+      ReadService::Options{200 * kMs, static_cast<NodeId>(n.id + 1)});
   ScheduleTick(n);
 }
 
@@ -475,6 +513,7 @@ void Simulation::RemoveNode() {
 
 void Simulation::CrashNode(SimNode& n) {
   ++result_.stats.crashes;
+  n.reads.reset();  // waiting reads die with the process: their clients time out
   n.replica.reset();
   n.requests.clear();  // their clients hear nothing and time out
   n.deferred.clear();  // what a paused process had not read is gone with it
@@ -489,6 +528,7 @@ void Simulation::ScheduleTick(SimNode& n) {
   At(now_ + kTickInterval, n.id, true, [this, &n] {
     if (!n.replica) return;
     n.replica->Tick(LocalTime(n));
+    n.reads->Tick(LocalTime(n));
     ScheduleTick(n);
   });
 }
@@ -508,6 +548,7 @@ void Simulation::Monitor(SimNode& n) {
   for (uint64_t i = std::max(n.checked_commit + 1, core->log().first_index()); i <= commit; ++i) {
     uint64_t t = core->log().term(i);
     auto [it, inserted] = committed_term_.emplace(i, t);
+    if (inserted) commit_time_.emplace(i, now_);
     if (!inserted && it->second != t)
       Violation("index " + std::to_string(i) + " committed with term " +
                 std::to_string(it->second) + " and later with term " + std::to_string(t) +
@@ -728,30 +769,19 @@ void Simulation::Issue(size_t slot) {
   At(now_, op->node, false, [this, op] {
     SimNode& node = *nodes_[op->node];
     if (!node.replica || op->done) return;  // crashed: the client hears nothing
-    if (op->op == OpType::kRead && c_.consistency == "eventual") {
-      std::string stored;
-      std::optional<std::string> v;
-      StoredValueView view;
-      if (node.replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
-        v = std::string(view.payload);
-      LogPosition p = node.replica->store().applied();
-      Complete(op, EventType::kOk, v, std::nullopt,
-               std::to_string(p.term) + "." + std::to_string(p.index));
+    if (op->op == OpType::kRead) {
+      Read(op, op->node, true);
       return;
     }
     uint64_t id = (node.incarnation << 32) | ++node.request_counter;
     node.requests[id] = op;
     Request r;
     r.id = id;
-    if (op->op == OpType::kRead) {
-      r.kind = RequestKind::kRead;
-    } else {
-      r.kind = RequestKind::kWrite;
-      const char* cmd = op->op == OpType::kAppend  ? "append"
-                        : op->op == OpType::kWrite ? "set"
-                                                   : "incrby";
-      EncodeCommand(Argv{cmd, op->key, op->value}, &r.data);
-    }
+    r.kind = RequestKind::kWrite;
+    const char* cmd = op->op == OpType::kAppend  ? "append"
+                      : op->op == OpType::kWrite ? "set"
+                                                 : "incrby";
+    EncodeCommand(Argv{cmd, op->key, op->value}, &r.data);
     node.replica->Propose(std::move(r));
   });
 }
@@ -766,6 +796,8 @@ void Simulation::Outcome(SimNode* n, uint64_t request_id, RequestOutcome o) {
     case RequestOutcome::Kind::kApplied: {
       std::string version =
           std::to_string(o.position.term) + "." + std::to_string(o.position.index);
+      Slot& slot = slots_[op->slot];
+      if (slot.client == op->client) slot.token = MaxPosition(slot.token, o.position);
       const Reply& r = o.replies.empty() ? Reply::Nil() : o.replies[0];
       if (r.is_error()) {
         Violation("a workload command failed at apply: " + r.str);
@@ -777,17 +809,8 @@ void Simulation::Outcome(SimNode* n, uint64_t request_id, RequestOutcome o) {
       }
       break;
     }
-    case RequestOutcome::Kind::kReadReady: {
-      std::string stored;
-      std::optional<std::string> v;
-      StoredValueView view;
-      if (n->replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
-        v = std::string(view.payload);
-      LogPosition p = n->replica->store().applied();
-      Complete(op, EventType::kOk, v, std::nullopt,
-               std::to_string(p.term) + "." + std::to_string(p.index));
+    case RequestOutcome::Kind::kReadReady:  // reads go through the node's ReadService
       break;
-    }
     case RequestOutcome::Kind::kFailed:
       Complete(op, o.status.code() == Code::kTryAgain ? EventType::kFail : EventType::kInfo,
                op->op == OpType::kRead ? std::nullopt : std::optional<std::string>(op->value),
@@ -822,8 +845,92 @@ void Simulation::Complete(const std::shared_ptr<PendingOp>& op, EventType type,
     // A client whose outcome is unknown never invokes again; a new one continues.
     s.client = next_client_++;
     s.counter = 0;
+    s.token = LogPosition{};
   }
   ClientNext(op->slot, type != EventType::kOk);
+}
+
+void Simulation::Read(const std::shared_ptr<PendingOp>& op, int at, bool may_forward) {
+  SimNode& node = *nodes_[at];
+  if (!node.replica || op->done) return;
+  ReadSpec spec{read_level_, slots_[op->slot].token, may_forward};
+  uint64_t local = LocalTime(node);
+  if (node.reads->CanServeNow(spec, local)) {
+    if (at == op->node) ++result_.stats.reads_local;
+    ServeRead(op, node);
+    return;
+  }
+  uint64_t inc = node.incarnation;
+  node.reads->Read(spec, local, [this, op, at, inc, may_forward](ReadDecision d) {
+    // Carried out as an event of the node (never inside Read).
+    At(now_, at, true, [this, op, at, inc, may_forward, d = std::move(d)] {
+      SimNode& n = *nodes_[at];
+      if (op->done || !n.replica || n.incarnation != inc) return;
+      switch (d.kind) {
+        case ReadDecision::Kind::kServe: {
+          ReadSpec again{read_level_, slots_[op->slot].token, may_forward};
+          if (!n.reads->StillServable(again, LocalTime(n))) {
+            Read(op, at, may_forward);  // paused since the decision: no longer fresh
+            break;
+          }
+          if (at == op->node) ++result_.stats.reads_local;
+          ServeRead(op, n);
+          break;
+        }
+        case ReadDecision::Kind::kForward: {
+          ++result_.stats.reads_forwarded;
+          int leader = static_cast<int>(n.replica->leader()) - 1;
+          if (leader < 0 || leader >= static_cast<int>(nodes_.size()) || LinkCut(at, leader)) {
+            Complete(op, EventType::kFail, std::nullopt, std::nullopt, "");
+            break;
+          }
+          // One network hop to the leader, where it runs without forwarding
+          // again (the answer's way back is folded into this hop).
+          At(now_ + base_delay_, leader, true, [this, op, leader] { Read(op, leader, false); });
+          break;
+        }
+        case ReadDecision::Kind::kFail:
+          if (d.status.code() == Code::kStale) ++result_.stats.reads_stale;
+          Complete(op, d.status.code() == Code::kTimeout ? EventType::kInfo : EventType::kFail,
+                   std::nullopt, std::nullopt, "");
+          break;
+      }
+    });
+  });
+}
+
+void Simulation::ServeRead(const std::shared_ptr<PendingOp>& op, SimNode& at) {
+  std::string stored;
+  std::optional<std::string> v;
+  StoredValueView view;
+  if (at.replica->store().Get(op->key, &stored) && DecodeStoredValue(stored, &view))
+    v = std::string(view.payload);
+  LogPosition p = at.replica->store().applied();
+  result_.stats.max_staleness_ns = std::max(result_.stats.max_staleness_ns, StalenessNs(at));
+  Slot& slot = slots_[op->slot];
+  if (slot.client == op->client) slot.token = MaxPosition(slot.token, p);
+  Complete(op, EventType::kOk, v, std::nullopt,
+           std::to_string(p.term) + "." + std::to_string(p.index));
+}
+
+uint64_t Simulation::StalenessNs(SimNode& at) {
+  // The first majority-committed entry this replica's state lacks: past its
+  // applied index, or where its applied (speculative) entries diverge from
+  // the committed log.
+  LeaderCore* core = at.core();
+  uint64_t applied = at.replica->store().applied().index;
+  uint64_t missing = applied + 1;
+  if (core) {
+    for (uint64_t i = std::max(core->commit() + 1, core->log().first_index()); i <= applied; ++i) {
+      auto c = committed_term_.find(i);
+      if (c != committed_term_.end() && core->log().has(i) && core->log().term(i) != c->second) {
+        missing = i;
+        break;
+      }
+    }
+  }
+  auto t = commit_time_.find(missing);
+  return t == commit_time_.end() || t->second > now_ ? 0 : now_ - t->second;
 }
 
 // ---------------------------------------------------------------- convergence
@@ -959,7 +1066,11 @@ SimResult Simulation::Run() {
                      ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
                      : lost.ok();
   bool lin_ok = !LinearizabilityRequired(c_) || result_.checks[2].ok();
-  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok;
+  uint64_t allowed_staleness = AllowedStalenessNs(c_);
+  bool bound_ok = read_level_.level != ReadLevel::kBounded ||
+                  result_.stats.max_staleness_ns <= allowed_staleness;
+  result_.ok =
+      result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok && bound_ok;
   if (!result_.violations.empty()) {
     result_.verdict = "FAIL: " + result_.violations[0];
   } else if (!lost_ok) {
@@ -972,6 +1083,10 @@ SimResult Simulation::Run() {
                           : "FAIL: linearizability could not be decided (raise the check's "
                             "limits with replicakv check): " +
                                 result_.checks[2].summary;
+  } else if (!bound_ok) {
+    result_.verdict =
+        "FAIL: a bounded read was " + std::to_string(result_.stats.max_staleness_ns / kMs) +
+        " ms stale, beyond the allowed " + std::to_string(allowed_staleness / kMs) + " ms";
   } else {
     result_.verdict = "ok";
   }

@@ -9,6 +9,7 @@
 #include "check/history.h"
 #include "leader/mutations.h"
 #include "leader/quorum.h"
+#include "node/read_service.h"
 
 namespace rkv {
 
@@ -30,7 +31,9 @@ std::string FaultsName(uint32_t faults);
 struct SimConfig {
   std::string mode = "leader";
   AcksPolicy acks = AcksPolicy::kQuorum;
-  std::string consistency = "strong";  // strong: read-index; eventual: the local replica
+  // Reads at a level (node/read_service.h): strong | session | bounded:MS |
+  // eventual. A client's session (its token) moves with it between nodes.
+  std::string consistency = "strong";
   int nodes = 3;
   int clients = 5;
   int keys = 5;
@@ -63,6 +66,12 @@ struct SimStats {
   uint64_t virtual_ns = 0;
   uint64_t events = 0;
   uint64_t heal_ns = 0;  // virtual time from healing to convergence
+  // Reads: served where invoked, forwarded to the leader, answered -STALE.
+  uint64_t reads_local = 0, reads_forwarded = 0, reads_stale = 0;
+  // The worst true staleness of a served read (virtual ns): how long the
+  // oldest majority-committed write it missed had been committed. Known
+  // because the simulator sees every commit.
+  uint64_t max_staleness_ns = 0;
 };
 
 struct SimResult {
@@ -77,6 +86,11 @@ struct SimResult {
 };
 
 SimResult RunSimulation(const SimConfig& config);
+// Parses SimConfig::consistency; false (with *error naming it) when invalid.
+bool ParseSimConsistency(const std::string& s, ReadConsistency* out, std::string* error);
+// The staleness a bounded run may show: the bound, stretched by the slowest
+// clock rate the faults allow (a node measures intervals on its own clock).
+uint64_t AllowedStalenessNs(const SimConfig& c);
 // Whether losing acknowledged writes (recorded as rolled back) is allowed.
 bool LossAllowed(const SimConfig& c);
 // Whether the history must be linearizable: strong reads under an acks

@@ -44,8 +44,13 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_option("--acks", acks, "async | one | quorum | all")
       ->check(CLI::IsMember({"async", "one", "quorum", "all"}));
   app.add_option("--consistency", c.consistency,
-                 "reads: strong (read-index) | eventual (local replica)")
-      ->check(CLI::IsMember({"strong", "eventual"}));
+                 "reads: strong (read-index) | session (the client's token) | bounded:MS | "
+                 "eventual (local replica)")
+      ->check([](const std::string& v) {
+        ReadConsistency rc;
+        std::string why;
+        return ParseSimConsistency(v, &rc, &why) ? std::string() : why;
+      });
   app.add_option("--nodes", c.nodes, "replicas (1-9)")->check(CLI::Range(1, 9));
   app.add_option("--clients", c.clients, "concurrent clients")->check(CLI::Range(1, 1000));
   app.add_option("--keys", c.keys, "keys the workload uses")->check(CLI::Range(1, 100000));
@@ -114,6 +119,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
     totals.partitions += r.stats.partitions;
     totals.leaders_elected += r.stats.leaders_elected;
     totals.rolled_back += r.stats.rolled_back;
+    totals.reads_forwarded += r.stats.reads_forwarded;
+    totals.reads_stale += r.stats.reads_stale;
+    totals.max_staleness_ns = std::max(totals.max_staleness_ns, r.stats.max_staleness_ns);
     if (!r.ok) ++failures;
     if (!history.empty() && !WriteHistory(r.history, SeedPath(history, c.seed, many))) {
       std::cerr << "replicakv sim: cannot write " << SeedPath(history, c.seed, many) << "\n";
@@ -145,6 +153,15 @@ int RunSimCommand(const std::vector<std::string>& args) {
       std::printf(
           "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
           r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
+      std::printf(
+          "  reads (%s): %llu served where invoked, %llu forwarded to the leader, %llu -STALE; "
+          "worst staleness %.1f ms%s\n",
+          c.consistency.c_str(), (unsigned long long)r.stats.reads_local,
+          (unsigned long long)r.stats.reads_forwarded, (unsigned long long)r.stats.reads_stale,
+          r.stats.max_staleness_ns / 1e6,
+          AllowedStalenessNs(c)
+              ? (" (allowed " + std::to_string(AllowedStalenessNs(c) / 1000000) + " ms)").c_str()
+              : "");
       for (const CheckResult& cr : r.checks) {
         std::printf("  check %s: %s — %s\n", cr.name.c_str(),
                     std::string(VerdictName(cr.verdict)).c_str(), cr.summary.c_str());
@@ -182,6 +199,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
         (unsigned long long)totals.info, (unsigned long long)totals.crashes,
         (unsigned long long)totals.partitions, (unsigned long long)totals.leaders_elected,
         (unsigned long long)lost_total, (unsigned long long)recorded_total, lin_note.c_str());
+    std::printf("reads (%s): %llu forwarded, %llu -STALE; worst staleness %.1f ms\n",
+                c.consistency.c_str(), (unsigned long long)totals.reads_forwarded,
+                (unsigned long long)totals.reads_stale, totals.max_staleness_ns / 1e6);
   }
   std::fprintf(stderr, "wall %.2f s for %.1f virtual s (%.0fx real time)\n", wall,
                total_virtual / 1e9, wall > 0 ? total_virtual / 1e9 / wall : 0.0);

@@ -24,6 +24,7 @@ uint64_t Seeds(uint64_t n) {
 
 struct Totals {
   uint64_t runs = 0, failed = 0, lost = 0, recorded = 0, info = 0, ok = 0;
+  uint64_t reads_forwarded = 0, reads_stale = 0, max_staleness_ns = 0;
   uint64_t not_linearizable = 0;  // runs whose history the linearizable check rejected
   uint64_t failed_otherwise = 0;  // runs failed by anything but that check
   std::string first_failure, first_other_failure;
@@ -39,6 +40,9 @@ Totals RunSeeds(SimConfig c, uint64_t seeds) {
     t.info += r.stats.info;
     t.lost += r.checks[0].counts.at("lost");
     t.recorded += r.checks[0].counts.at("recorded");
+    t.reads_forwarded += r.stats.reads_forwarded;
+    t.reads_stale += r.stats.reads_stale;
+    t.max_staleness_ns = std::max(t.max_staleness_ns, r.stats.max_staleness_ns);
     bool linearizable = r.checks.size() < 3 || r.checks[2].ok();
     if (!linearizable) ++t.not_linearizable;
     if (!r.ok) {
@@ -102,6 +106,32 @@ TEST(Sim, FiveVoterQuorumAndAllLoseNothing) {
   Totals a = RunSeeds(Config(AcksPolicy::kAll, 5), Seeds(25));
   EXPECT_EQ(a.failed, 0u) << a.first_failure;
   EXPECT_EQ(a.lost, 0u);
+}
+
+// Bounded reads: the simulator knows when each write was committed, so it
+// measures the true staleness of every read and fails a run whose bounded
+// reads exceed the bound (stretched by the skewed clocks' slowest rate).
+TEST(SimReadLevels, BoundedReadsStayWithinTheBound) {
+  for (const char* level : {"bounded:100", "bounded:20"}) {
+    SimConfig c = Config(AcksPolicy::kQuorum);
+    c.consistency = level;
+    Totals t = RunSeeds(c, Seeds(40));
+    EXPECT_EQ(t.failed, 0u) << t.first_failure;
+    EXPECT_GT(t.max_staleness_ns, 0u) << "the staleness measure is not vacuous";
+    EXPECT_LE(t.max_staleness_ns, AllowedStalenessNs(c));
+    EXPECT_GT(t.reads_forwarded, 0u) << "replicas that cannot prove freshness hand reads on";
+  }
+}
+
+// Eventual reads are not bounded: the same runs show reads seconds stale,
+// which is what makes the bounded check above mean something.
+TEST(SimReadLevels, EventualReadsCanBeFarBehind) {
+  SimConfig c = Config(AcksPolicy::kQuorum);
+  c.consistency = "eventual";
+  Totals t = RunSeeds(c, Seeds(20));
+  EXPECT_EQ(t.failed, 0u) << t.first_failure;
+  EXPECT_GT(t.max_staleness_ns, 1000u * 1000 * 1000) << "an eventual read a second behind";
+  EXPECT_EQ(t.reads_forwarded, 0u);
 }
 
 TEST(Sim, OnlyStrongReadsAreCheckedForLinearizability) {
