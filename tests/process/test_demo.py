@@ -1,6 +1,9 @@
 """`replicakv demo` (what `make demo` runs) finishes by itself, succeeds and
-shows what it promises: an election, lag, a failover that loses nothing under
-quorum, and an async loss saved in a rollback file."""
+shows what it promises: an election, lag, read levels on a lagging follower
+(stale under eventual, fresh under session), a failover that loses nothing
+under quorum, and an async loss saved in a rollback file."""
+
+import re
 
 import subprocess
 
@@ -17,6 +20,11 @@ def main():
         for needle in ("elects a leader", "entries behind", "acknowledged writes are there",
                        "rollback-", "replicakv_rolled_back_writes:", "Tour finished"):
             check(needle in out, f"the tour shows {needle!r}:\n{out}")
+        # The reload from the lagging follower: missing under eventual, there under session.
+        section = out[out.index("== 4."):out.index("== 5.")]
+        reads = re.findall(r"> GET user:ada:name \n\s+(.*)", section)
+        check(len(reads) >= 2 and reads[0] == "(nil)" and reads[1].startswith('"Ada Lovelace"'),
+              f"eventual then session reloads: {reads}\n{section}")
 
     run_tests([test_demo_tour])
 
