@@ -26,6 +26,7 @@ void EncodeHelloFrame(const PeerHello& hello, std::string* out) {
   h->set_resp_address(hello.resp_address);
   h->set_admin_address(hello.admin_address);
   h->set_peer_address(hello.peer_address);
+  h->set_node_uuid(hello.node_uuid);
   AppendFrame(frame, out);
 }
 
@@ -70,6 +71,7 @@ Status DecodeFrame(std::string_view body, DecodedFrame* out) {
     out->hello.resp_address = frame.hello().resp_address();
     out->hello.admin_address = frame.hello().admin_address();
     out->hello.peer_address = frame.hello().peer_address();
+    out->hello.node_uuid = frame.hello().node_uuid();
   }
   out->messages.reserve(frame.messages_size());
   for (const proto::RaftMessage& p : frame.messages()) {

@@ -23,6 +23,7 @@ struct PeerHello {
   std::string resp_address;
   std::string admin_address;
   std::string peer_address;
+  std::string node_uuid;
 };
 
 // Appends a length-prefixed frame to *out.

@@ -108,6 +108,15 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     from_ = h.node_id;
     peer_ = "node " + std::to_string(from_);
+    if (!join_only_ && t_->handlers_.identity) {
+      std::string why;
+      if (!t_->handlers_.identity(from_, h.node_uuid, &why)) {
+        t_->refused_[from_] = why;
+        Fail(why);
+        return false;
+      }
+      t_->refused_.erase(from_);
+    }
     if (!join_only_) {
       t_->resp_addresses_[from_] = h.resp_address;
       // A member we have no link to yet (we are joining and know no members):

@@ -44,6 +44,9 @@ struct PeerHandlers {
   std::function<void(NodeId from, SnapshotAckMsg)> ack;
   // A node that had no cluster id yet (it is joining) learned it.
   std::function<void(const std::string& cluster_id)> cluster_id;
+  // A member's hello: whether its data directory is the one this node knew
+  // (false, with *why, refuses the connection).
+  std::function<bool(NodeId id, const std::string& node_uuid, std::string* why)> identity;
   // Read forwarding.
   std::function<void(NodeId from, ReadForwardMsg)> read;
   std::function<void(NodeId from, ReadReplyMsg)> read_reply;
@@ -76,6 +79,8 @@ class PeerTransport {
   const std::string& cluster_id() const { return self_.cluster_id; }
 
   std::vector<PeerLinkStatus> LinkStatus() const;
+  // Nodes whose connections were refused, and why (the last time).
+  const std::map<NodeId, std::string>& refused() const { return refused_; }
   std::string RespAddressOf(NodeId id) const;
   uint64_t messages_received() const { return messages_received_; }
   uint64_t frames_refused() const { return frames_refused_; }
@@ -99,6 +104,7 @@ class PeerTransport {
   std::map<NodeId, std::shared_ptr<OutLink>> links_;
   std::set<std::shared_ptr<Inbound>> inbound_;
   std::map<NodeId, std::string> resp_addresses_;
+  std::map<NodeId, std::string> refused_;
   PeerFaults faults_;
   uint64_t messages_received_ = 0;
   uint64_t frames_refused_ = 0;

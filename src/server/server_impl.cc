@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,26 @@ Status ServerImpl::OpenStorage() {
     PutFixed64BE(&hash, HashKey(members));
     cluster_id_ = "rkv-" + ToHex(hash).substr(0, 12);
   }
+  if (!engine_->Get(Cf::kMeta, "node_uuid", &node_uuid_).ok() || node_uuid_.empty()) {
+    std::random_device rd;
+    std::string raw;
+    PutFixed64BE(&raw, (uint64_t{rd()} << 32) ^ rd());
+    PutFixed64BE(&raw, (uint64_t{rd()} << 32) ^ rd() ^ MonotonicNowNs());
+    node_uuid_ = ToHex(raw);
+  }
+  {
+    std::string known;
+    if (engine_->Get(Cf::kMeta, "peer_uuids", &known).ok()) {
+      // "id=uuid,id=uuid,"
+      for (size_t at = 0; at < known.size();) {
+        size_t eq = known.find('=', at), comma = known.find(',', at);
+        if (eq == std::string::npos || comma == std::string::npos || eq > comma) break;
+        peer_uuids_[std::strtoull(known.substr(at, eq - at).c_str(), nullptr, 10)] =
+            known.substr(eq + 1, comma - eq - 1);
+        at = comma + 1;
+      }
+    }
+  }
   std::string boot;
   if (engine_->Get(Cf::kMeta, "boot", &boot).ok() && boot.size() == 8)
     boot_ = DecodeFixed64BE(boot.data());
@@ -99,6 +120,7 @@ Status ServerImpl::OpenStorage() {
     std::string v;
     PutFixed64BE(&v, boot_);
     b.Put(Cf::kMeta, "boot", v);
+    b.Put(Cf::kMeta, "node_uuid", node_uuid_);
     RKV_RETURN_IF_ERROR(engine_->Write(b, true));
   }
   next_request_id_ = boot_ << 40;
@@ -192,7 +214,11 @@ Status ServerImpl::Start() {
     hello.resp_address = config_.listen.ToString();
     hello.admin_address = config_.admin_listen.ToString();
     hello.peer_address = config_.peer_listen.ToString();
+    hello.node_uuid = node_uuid_;
     PeerHandlers handlers;
+    handlers.identity = [this](NodeId id, const std::string& uuid, std::string* why) {
+      return CheckPeerIdentity(id, uuid, why);
+    };
     handlers.message = [this](Message m) {
       if (replica_) replica_->Step(m);
     };
@@ -441,6 +467,43 @@ void ServerImpl::OnMembership(const std::string& encoded) {
   }
   transport_->SetMembers(links);
   if (!m.empty()) spdlog::info("members: {}", m.ToString());
+  // A removed node's identity is forgotten: it may come back, with new data,
+  // through --join.
+  bool forgot = false;
+  for (auto it = peer_uuids_.begin(); it != peer_uuids_.end();) {
+    if (!m.empty() && !m.IsMember(it->first)) {
+      it = peer_uuids_.erase(it);
+      forgot = true;
+    } else {
+      ++it;
+    }
+  }
+  if (forgot) SavePeerUuids();
+}
+
+bool ServerImpl::CheckPeerIdentity(NodeId id, const std::string& uuid, std::string* why) {
+  if (uuid.empty()) return true;  // a peer that predates identities
+  auto it = peer_uuids_.find(id);
+  if (it == peer_uuids_.end()) {
+    peer_uuids_[id] = uuid;
+    SavePeerUuids();
+    return true;
+  }
+  if (it->second == uuid) return true;
+  *why = "node " + std::to_string(id) +
+         " came back with a different data directory (it lost its data: a wiped or replaced "
+         "disk); refused, since it may have forgotten votes and entries it acknowledged. Remove "
+         "it (RKV.REMOVE " +
+         std::to_string(id) + " on the leader) and start it again with --join";
+  return false;
+}
+
+void ServerImpl::SavePeerUuids() {
+  std::string v;
+  for (const auto& [id, uuid] : peer_uuids_) v += std::to_string(id) + "=" + uuid + ",";
+  WriteBatch b;
+  b.Put(Cf::kMeta, "peer_uuids", v);
+  writer_->Submit(std::move(b), true, nullptr);
 }
 
 void ServerImpl::MaybeAskToJoin(uint64_t now) {

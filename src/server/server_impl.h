@@ -123,6 +123,12 @@ class ServerImpl final : public ReplicaHost {
   uint64_t next_join_ns_ = 0;
   void MaybeAskToJoin(uint64_t now);
   std::string cluster_id_;
+  // This data directory's identity, and the ones this node has seen for its
+  // peers (persisted): a node id that returns with another lost its data.
+  std::string node_uuid_;
+  std::map<NodeId, std::string> peer_uuids_;
+  bool CheckPeerIdentity(NodeId id, const std::string& uuid, std::string* why);
+  void SavePeerUuids();
   uint64_t boot_ = 0;  // incremented at every start: request ids stay unique across restarts
 
   struct Waiter {

@@ -117,6 +117,10 @@ std::string ServerImpl::StatusJson() {
                        {"messages_sent", p.messages_sent},
                        {"messages_dropped", p.messages_dropped}});
     j["peers"] = peers;
+    nlohmann::json refused = nlohmann::json::array();
+    for (const auto& [id, why] : transport_->refused())
+      refused.push_back({{"id", id}, {"reason", why}});
+    j["refused_peers"] = refused;
     const PeerFaults& f = transport_->faults();
     if (!f.drop_to.empty() || f.delay_ms > 0)
       j["faults"] = {{"drop_to", f.drop_to}, {"delay_ms", f.delay_ms}, {"delay_to", f.delay_to}};

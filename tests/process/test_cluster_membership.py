@@ -90,6 +90,63 @@ def main():
                 joiner.wait()
             c.cleanup()
 
+    def test_a_wiped_node_is_refused_until_it_rejoins():
+        # A node that lost its data (wiped disk) but kept its id could grant a
+        # second vote in a term it already voted in: the others refuse it.
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        rejoined = None
+        try:
+            leader = c.leader()
+            load(c.port(leader), 500)
+            c.wait_converged(timeout=30)
+            victim = [i for i in c.nodes if i != leader][0]
+            c.kill9(victim)
+            data = c.nodes[victim]["data_dir"]
+            for name in os.listdir(data):
+                if name not in ("server.log",):
+                    path = os.path.join(data, name)
+                    subprocess.run(["rm", "-rf", path], check=True)
+            c.restart(victim)
+
+            def refused():
+                for i in c.nodes:
+                    if i == victim:
+                        continue
+                    for r in c.status(i).get("refused_peers", []):
+                        if r["id"] == victim and "different data directory" in r["reason"]:
+                            return r
+                return None
+            why = wait_until(refused, 15, "the wiped node to be refused")
+            check("RKV.REMOVE" in why["reason"], f"the reason says what to do: {why}")
+            # The cluster goes on with the other two; the wiped node never leads.
+            r = redis.Redis(port=c.port(leader), socket_timeout=10)
+            check(r.set("while-refused", "1") is True, "writes go on")
+            check(c.status(victim)["role"] != "leader", "the wiped node does not lead")
+            # The documented way back: remove it, then start it empty with --join.
+            check(r.execute_command("RKV.REMOVE", victim) == b"OK", "remove the wiped node")
+            c.restarted[victim].kill()
+            c.restarted[victim].wait()
+            subprocess.run(["rm", "-rf", data], check=True)
+            os.makedirs(data)
+            argv = list(c.nodes[victim]["argv"])
+            at = argv.index("--peers")  # a new member names a member to join, not the peers
+            del argv[at:at + 2]
+            target = c.nodes[leader]["peer"]
+            log = open(os.path.join(data, "server.log"), "ab")
+            rejoined = subprocess.Popen(argv + ["--join", target], stdout=log, stderr=log)
+
+            def voter_again():
+                return any(m["id"] == victim and m["voter"] for m in c.status(leader)["members"])
+            wait_until(voter_again, 30, "the node to rejoin as a voter")
+            wait_until(lambda: redis.Redis(port=c.port(victim)).get("while-refused") == b"1", 30,
+                       "the rejoined node to hold the data")
+            check(not c.status(leader).get("refused_peers"), "no node is refused any more")
+        finally:
+            if rejoined:
+                rejoined.kill()
+                rejoined.wait()
+            c.cleanup()
+
     def test_acks_all_counts_the_current_voters():
         c = Cluster(binary, extra=["--mode", "leader", "--acks", "all"]).start()
         try:
@@ -148,6 +205,7 @@ def main():
             c.cleanup()
 
     run_tests([test_log_is_compacted_and_a_returning_follower_gets_a_snapshot, test_join_and_remove,
+               test_a_wiped_node_is_refused_until_it_rejoins,
                test_acks_all_counts_the_current_voters, test_snapshot_over_50mb_survives_a_cut_link])
 
 
