@@ -17,33 +17,44 @@ enum class Cf : uint8_t { kMeta = 0, kLog, kData, kUndo, kHints, kFeed };
 inline constexpr int kCfCount = 6;
 std::string_view CfName(Cf cf);
 
+// One operation of a batch, as views into the batch's buffer.
 struct WriteOp {
   enum class Kind : uint8_t { kPut, kDelete, kDeleteRange };
   Kind kind = Kind::kPut;
   Cf cf = Cf::kData;
-  std::string key;    // kDeleteRange: begin (inclusive)
-  std::string value;  // kDeleteRange: end (exclusive)
+  std::string_view key;    // kDeleteRange: begin (inclusive)
+  std::string_view value;  // kDeleteRange: end (exclusive)
 };
 
+// Operations in one flat buffer ([kind][cf][key size][value size][key][value]
+// each): building a batch and merging batches (group commit) allocate only
+// when the buffer grows, never per operation.
 class WriteBatch {
  public:
-  void Put(Cf cf, std::string_view key, std::string_view value);
-  void Delete(Cf cf, std::string_view key);
-  void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
+  void Put(Cf cf, std::string_view key, std::string_view value) {
+    Add(WriteOp::Kind::kPut, cf, key, value);
+  }
+  void Delete(Cf cf, std::string_view key) { Add(WriteOp::Kind::kDelete, cf, key, {}); }
+  void DeleteRange(Cf cf, std::string_view begin, std::string_view end) {
+    Add(WriteOp::Kind::kDeleteRange, cf, begin, end);
+  }
   void Append(WriteBatch&& other);
   void Clear() {
-    ops_.clear();
-    bytes_ = 0;
+    rep_.clear();
+    count_ = 0;
   }
 
-  bool empty() const { return ops_.empty(); }
-  size_t size() const { return ops_.size(); }
-  size_t bytes() const { return bytes_; }
-  const std::vector<WriteOp>& ops() const { return ops_; }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  size_t bytes() const { return rep_.size(); }
+
+  // Iteration: for (size_t at = 0; batch.Next(&at, &op);) ...
+  bool Next(size_t* at, WriteOp* op) const;
 
  private:
-  std::vector<WriteOp> ops_;
-  size_t bytes_ = 0;
+  void Add(WriteOp::Kind kind, Cf cf, std::string_view key, std::string_view value);
+  std::string rep_;
+  size_t count_ = 0;
 };
 
 class Iterator {

@@ -32,11 +32,12 @@ class MemoryIterator final : public Iterator {
 
 int64_t MemoryEngine::ApplyTo(Table* tables, const WriteBatch& batch) {
   int64_t delta = 0;
-  for (const WriteOp& op : batch.ops()) {
+  WriteOp op;
+  for (size_t at = 0; batch.Next(&at, &op);) {
     Table& t = tables[static_cast<int>(op.cf)];
     switch (op.kind) {
       case WriteOp::Kind::kPut: {
-        auto [it, inserted] = t.try_emplace(op.key);
+        auto [it, inserted] = t.try_emplace(std::string(op.key));
         if (inserted) delta += static_cast<int64_t>(op.key.size());
         delta += static_cast<int64_t>(op.value.size()) - static_cast<int64_t>(it->second.size());
         it->second = op.value;

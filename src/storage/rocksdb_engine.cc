@@ -108,7 +108,8 @@ class RocksDbEngine final : public Engine {
 
   Status Write(const WriteBatch& batch, bool sync) override {
     rocksdb::WriteBatch wb;
-    for (const WriteOp& op : batch.ops()) {
+    WriteOp op;
+    for (size_t at = 0; batch.Next(&at, &op);) {
       rocksdb::ColumnFamilyHandle* cf = Handle(op.cf);
       rocksdb::Status s;
       switch (op.kind) {
