@@ -136,7 +136,12 @@ struct Conn {
 class Worker {
  public:
   Worker(Shared* shared, int first_client, int client_count)
-      : s_(shared), c_(*shared->config), first_client_(first_client), count_(client_count) {}
+      : s_(shared),
+        c_(*shared->config),
+        first_client_(first_client),
+        count_(client_count),
+        active_(client_count),
+        wait_replicas_(std::to_string(shared->config->wait_replicas)) {}
 
   void Run() {
     if (!ConnectAll()) return;
@@ -152,6 +157,7 @@ class Worker {
   }
 
   BenchResult& result() { return result_; }
+  uint64_t last_completion_ns() const { return last_completion_ns_; }
 
  private:
   bool ConnectAll() {
@@ -514,24 +520,16 @@ class Worker {
     epoll_ctl(epfd_, EPOLL_CTL_DEL, conn.fd, nullptr);
   }
 
- public:
-  uint64_t last_completion_ns() const { return last_completion_ns_; }
-  void Prepare() {
-    active_ = count_;
-    wait_replicas_ = std::to_string(c_.wait_replicas);
-  }
-
- private:
   Shared* s_;
   const BenchConfig& c_;
   int first_client_;
   int count_;
+  int active_;  // clients not yet finished
+  std::string wait_replicas_;
   int epfd_ = -1;
-  int active_ = 0;
   std::vector<Conn> conns_;
   std::string body_;
   std::vector<char> scratch_ = std::vector<char>(kReadChunkBytes);
-  std::string wait_replicas_;
   BenchResult result_;
   uint64_t published_ok_ = 0, published_errors_ = 0;
   uint64_t last_check_ns_ = 0;
@@ -612,7 +610,6 @@ BenchResult RunBench(const BenchConfig& config, int progress_ms,
   for (int t = 0; t < config.threads; ++t) {
     int n = per + (t < extra ? 1 : 0);
     workers.push_back(std::make_unique<Worker>(&shared, first, n));
-    workers.back()->Prepare();
     first += n;
   }
   std::vector<std::thread> threads;
