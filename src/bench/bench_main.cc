@@ -60,6 +60,7 @@ nlohmann::json ResultJson(const BenchConfig& c, const std::string& addr,
   if (c.workload == Workload::kLoad && c.system == System::kEtcd) j["batch"] = c.batch;
   if (c.workload == Workload::kSetWait) j["wait_replicas"] = c.wait_replicas;
   if (c.workload == Workload::kRange) j["serializable"] = c.serializable;
+  if (!c.consistency.empty()) j["consistency"] = c.consistency;
   j["keys"] = c.keys;
   j["key_size"] = c.key_size;
   j["value_size"] = c.value_size;
@@ -123,6 +124,9 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   app.add_option("--seed", c.seed, "seed of the key choice (default 1)");
   app.add_option("--wait-replicas", c.wait_replicas, "set-wait2: WAIT for this many (default 2)");
   app.add_flag("--serializable", c.serializable, "etcd range: serializable (local) reads");
+  app.add_option("--consistency", c.consistency,
+                 "RESP: send RKV.CONSISTENCY <level> first on each connection (ReplicaKV: strong | "
+                 "session | \"bounded MS\" | eventual)");
   app.add_option("--timeout-ms", c.timeout_ms, "a reply slower than this fails (default 10000)");
   app.add_option("--progress-ms", progress_ms,
                  "progress line period on stderr (default 1000 on a terminal, else off; 0 off)");

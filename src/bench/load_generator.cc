@@ -93,6 +93,41 @@ int Connect(const ResolvedEndpoint& ep, int timeout_ms, std::string* error) {
   return fd;
 }
 
+// Sends one RESP command on a fresh connection and waits for its reply;
+// returns "" when the reply is not an error, else what went wrong.
+std::string Handshake(int fd, const std::vector<std::string_view>& argv, int timeout_ms) {
+  std::string out;
+  AppendRespCommand(argv, &out);
+  size_t sent = 0;
+  while (sent < out.size()) {
+    ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, timeout_ms) != 1) return "send timed out";
+    } else {
+      return std::string("send: ") + std::strerror(errno);
+    }
+  }
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) != 1)
+      return "no reply within " + std::to_string(timeout_ms) + " ms";
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return "connection closed";
+    in.append(buf, static_cast<size_t>(n));
+    size_t used = 0;
+    RespReplyInfo info;
+    ScanResult r = ScanRespReply(in.data(), in.size(), &used, &info);
+    if (r == ScanResult::kMalformed) return "malformed reply";
+    if (r == ScanResult::kComplete) return info.is_error ? std::string(info.text) : "";
+  }
+}
+
 // What every thread shares: the budget of operations or keys, the clock
 // marks, and the running totals the progress line reads.
 struct Shared {
@@ -175,6 +210,23 @@ class Worker {
         if (s_->fatal.empty()) s_->fatal = error;
         s_->abort = true;
         return false;
+      }
+      if (!c_.consistency.empty()) {
+        std::vector<std::string_view> argv{"RKV.CONSISTENCY"};
+        std::string_view level = c_.consistency;
+        while (!level.empty()) {
+          size_t sp = level.find(' ');
+          argv.push_back(level.substr(0, sp));
+          level = sp == std::string_view::npos ? "" : level.substr(sp + 1);
+        }
+        if (std::string err = Handshake(conn.fd, argv, c_.connect_timeout_ms); !err.empty()) {
+          std::lock_guard<std::mutex> lock(s_->fatal_mu);
+          if (s_->fatal.empty())
+            s_->fatal =
+                "RKV.CONSISTENCY " + c_.consistency + " on " + conn.endpoint->name + ": " + err;
+          s_->abort = true;
+          return false;
+        }
       }
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -589,6 +641,8 @@ std::string ValidateConfig(const BenchConfig& c) {
     return "--value-size: 1 to " + std::to_string(kValueBytesMax);
   if (c.wait_replicas < 0) return "--wait-replicas: 0 or more";
   if (c.timeout_ms < 1) return "--timeout-ms: at least 1";
+  if (!c.consistency.empty() && c.system != System::kResp)
+    return "--consistency: RESP only (etcd: --serializable)";
   return "";
 }
 

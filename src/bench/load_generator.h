@@ -63,7 +63,10 @@ struct BenchConfig {
   uint64_t seed = 1;
   int wait_replicas = 2;
   bool serializable = false;  // etcd range: serve from the member's local state
-  int timeout_ms = 10000;     // a reply slower than this fails its connection
+  // RESP: sent as RKV.CONSISTENCY <level> on each connection before the run
+  // (ReplicaKV's per-connection read level); empty = the server's default.
+  std::string consistency;
+  int timeout_ms = 10000;  // a reply slower than this fails its connection
   int connect_timeout_ms = 2000;
 };
 

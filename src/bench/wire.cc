@@ -177,6 +177,10 @@ void Base64Encode(std::string_view in, std::string* out) {
 }
 
 void AppendRespCommand(std::initializer_list<std::string_view> argv, std::string* out) {
+  AppendRespCommand(std::vector<std::string_view>(argv), out);
+}
+
+void AppendRespCommand(const std::vector<std::string_view>& argv, std::string* out) {
   char num[24];
   out->push_back('*');
   out->append(num, static_cast<size_t>(std::snprintf(num, sizeof(num), "%zu", argv.size())));

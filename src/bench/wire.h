@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rkv::bench {
 
@@ -32,6 +33,7 @@ size_t Base64Size(size_t n);
 
 // Appends the RESP array for argv to *out.
 void AppendRespCommand(std::initializer_list<std::string_view> argv, std::string* out);
+void AppendRespCommand(const std::vector<std::string_view>& argv, std::string* out);
 
 struct RespReplyInfo {
   char type = 0;          // '+', '-', ':', '$', '*', '_' (RESP3 null), ...

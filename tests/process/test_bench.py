@@ -89,6 +89,19 @@ def main():
         check(rc == 1 and res["errors"] == 2 and res["ok"] == 0, f"{res}")
         check(any("no reply within 300 ms" in s for s in res["error_samples"]), f"{res}")
 
+    def test_read_level_is_set_per_connection():
+        addr = f"127.0.0.1:{node.port}"
+        for level in ("strong", "eventual", "bounded 100"):
+            rc, res, err = bench("--addr", addr, "--workload", "get", "--requests", 300,
+                                 "--clients", 3, "--consistency", level)
+            check(rc == 0 and res["consistency"] == level, f"{level}: {res} {err}")
+            sane(res, 300)
+        # A level the server refuses (and a server without the command) stops the run.
+        for port, level in ((node.port, "sometimes"), (redis_server.port, "strong")):
+            rc, res, err = bench("--addr", f"127.0.0.1:{port}", "--workload", "get",
+                                 "--requests", 10, "--consistency", level)
+            check(rc == 1 and "RKV.CONSISTENCY" in res.get("fatal", ""), f"{port} {level}: {res}")
+
     def test_bad_usage_exits_2():
         for a in (["--workload", "put"], ["--workload", "set", "--system", "etcd"],
                   ["--workload", "set"], ["--workload", "get", "--requests", "5", "--key-size", "6"],
@@ -138,7 +151,8 @@ def main():
     try:
         run_tests([test_resp_workloads_count_every_operation, test_duration_mode_runs_about_that_long,
                    test_a_wrong_address_is_an_error_exit, test_error_replies_and_timeouts_are_counted,
-                   test_bad_usage_exits_2, test_etcd_gateway_binding])
+                   test_read_level_is_set_per_connection, test_bad_usage_exits_2,
+                   test_etcd_gateway_binding])
     finally:
         node.cleanup()
         redis_server.stop()
