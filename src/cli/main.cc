@@ -12,6 +12,7 @@ int RunDemoCommand(const std::vector<std::string>& args);
 int RunSimCommand(const std::vector<std::string>& args);
 int RunCheckCommand(const std::vector<std::string>& args);
 int RunConvertCommand(const std::vector<std::string>& args);
+int RunBenchCommand(const std::vector<std::string>& args);
 }  // namespace rkv
 
 namespace {
@@ -26,6 +27,7 @@ void Usage(FILE* out) {
                "  sim       run whole clusters in one thread under faults, deterministically\n"
                "  check     judge a history (JSON lines) with the consistency checkers\n"
                "  convert   turn a Jepsen history (EDN or log lines) into JSON lines\n"
+               "  bench     a load generator for ReplicaKV, Redis and etcd (HDR latencies)\n"
                "  version   print the version\n");
 }
 
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   if (cmd == "sim") return rkv::RunSimCommand(args);
   if (cmd == "check") return rkv::RunCheckCommand(args);
   if (cmd == "convert") return rkv::RunConvertCommand(args);
+  if (cmd == "bench") return rkv::RunBenchCommand(args);
   if (cmd == "version" || cmd == "--version") {
     std::printf("replicakv 0.1.0\n");
     return 0;
