@@ -566,11 +566,16 @@ void LeaderCore::HandleHeartbeatResponse(const Message& m) {
   }
 }
 
-uint64_t LeaderCore::LeaderAckIndex() const {
-  std::vector<uint64_t> matches;
-  if (IsVoter(o_.id)) matches.push_back(stable_);
+std::span<uint64_t> LeaderCore::VoterMatches() const {
+  matches_scratch_.clear();
+  if (IsVoter(o_.id)) matches_scratch_.push_back(stable_);
   for (const auto& [id, pr] : progress_)
-    if (IsVoter(id)) matches.push_back(pr.match());
+    if (IsVoter(id)) matches_scratch_.push_back(pr.match());
+  return matches_scratch_;
+}
+
+uint64_t LeaderCore::LeaderAckIndex() const {
+  std::span<uint64_t> matches = VoterMatches();
   if (matches.empty()) return commit_;
   uint64_t ack = AckIndex(o_.acks, matches, stable_, commit_);
   // `one` counts the leader and one follower: safe only for entries of the
@@ -584,10 +589,7 @@ void LeaderCore::MaybeCommit() {
   if (role_ != Role::kLeader) return;
   // A leader that removed itself still leads until that change commits, but
   // no longer counts itself (Raft §4.2.2).
-  std::vector<uint64_t> matches;
-  if (IsVoter(o_.id)) matches.push_back(stable_);
-  for (const auto& [id, pr] : progress_)
-    if (IsVoter(id)) matches.push_back(pr.match());
+  std::span<uint64_t> matches = VoterMatches();
   if (matches.empty()) return;
   uint64_t n = MajorityIndex(matches);
   if (n > commit_ && log_.term(n) == term_) {

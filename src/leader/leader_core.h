@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,9 @@ class LeaderCore final : public ReplicaCore {
   void StartReadRound();
   void ConfirmReadRounds();
   uint64_t LeaderAckIndex() const;
+  // Every voter's match index (the leader's own included), in a scratch
+  // vector reused across calls: commit and ack run for every acknowledgement.
+  std::span<uint64_t> VoterMatches() const;
 
   // everyone
   void AppendToLog(Entry e);
@@ -224,6 +228,7 @@ class LeaderCore final : public ReplicaCore {
   bool ready_truncates_ = false;
 
   Ready ready_;
+  mutable std::vector<uint64_t> matches_scratch_;
 };
 
 }  // namespace rkv

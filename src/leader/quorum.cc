@@ -32,13 +32,13 @@ bool ParseAcksPolicy(std::string_view s, AcksPolicy* out) {
 
 size_t Majority(size_t voters) { return voters / 2 + 1; }
 
-uint64_t MajorityIndex(std::vector<uint64_t> matches) {
+uint64_t MajorityIndex(std::span<uint64_t> matches) {
   RKV_ASSERT(!matches.empty());
   std::sort(matches.begin(), matches.end(), std::greater<>());
   return matches[Majority(matches.size()) - 1];
 }
 
-uint64_t AckIndex(AcksPolicy policy, std::vector<uint64_t> matches, uint64_t leader_match,
+uint64_t AckIndex(AcksPolicy policy, std::span<uint64_t> matches, uint64_t leader_match,
                   uint64_t commit) {
   switch (policy) {
     case AcksPolicy::kAsync:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -19,11 +20,12 @@ std::string_view AcksPolicyName(AcksPolicy p);
 bool ParseAcksPolicy(std::string_view s, AcksPolicy* out);
 
 // The largest index durable on a majority, given every voter's match index.
-uint64_t MajorityIndex(std::vector<uint64_t> matches);
+// Both functions reorder `matches` (the caller's scratch: no allocation).
+uint64_t MajorityIndex(std::span<uint64_t> matches);
 // The largest index the acks policy acknowledges, given every voter's match
 // index (the leader's own included) and the majority commit. Under `all` it
 // never passes the majority commit; under `quorum` it is the majority commit.
-uint64_t AckIndex(AcksPolicy policy, std::vector<uint64_t> matches, uint64_t leader_match,
+uint64_t AckIndex(AcksPolicy policy, std::span<uint64_t> matches, uint64_t leader_match,
                   uint64_t commit);
 // Votes needed to win among `voters`.
 size_t Majority(size_t voters);

@@ -1,5 +1,7 @@
 #include "leader/raft_log.h"
 
+#include <algorithm>
+
 #include "core/assert.h"
 
 namespace rkv {
@@ -44,7 +46,8 @@ void RaftLog::CompactTo(uint64_t index) {
 std::vector<Entry> RaftLog::Slice(uint64_t from, uint64_t to, size_t max_count,
                                   size_t max_bytes) const {
   std::vector<Entry> out;
-  if (from < first_index()) return out;
+  if (from < first_index() || from > last_index()) return out;
+  out.reserve(std::min<uint64_t>({max_count, to - from + 1, last_index() - from + 1}));
   size_t bytes = 0;
   for (uint64_t i = from; i <= to && i <= last_index(); ++i) {
     const Entry& e = entries_[i - first_index()];
