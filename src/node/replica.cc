@@ -132,6 +132,12 @@ void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
     if (k == KvStore::StateMetaKey()) KvStore::DecodeApplied(v, &meta.position);
     if (k == "membership") meta.membership = v;
   }
+  // From a leader of an older term (the transfer began before this node moved
+  // on): the core would refuse it, so it must not be imported either — the
+  // state would jump ahead of the core's log (sim: 5 voters, quorum, seed 32).
+  // Steps and ticks wait while a snapshot is imported, so the term cannot
+  // change between this check and the core's.
+  if (term < status().term) return;
   if (meta.position.index <= status().commit_index) return;  // stale: nothing to do
   // What this node held above its commit is replaced wholesale; under async
   // some of it may have been acknowledged, so it is recorded first.

@@ -161,6 +161,19 @@ TEST(Sim, AsyncLosesWritesButRecordsEveryOne) {
   EXPECT_EQ(t.lost, t.recorded);
 }
 
+TEST(Sim, SnapshotFromAnOlderTermIsNotImported) {
+  // Seeds that once failed: a restarted node in a later term received a
+  // snapshot a leader of an earlier term had begun to send; the driver
+  // imported it, the core refused it, and the core then applied entry 806 to
+  // a state at 908 (5 voters, quorum, all faults, seeds 32 and 35).
+  for (uint64_t seed : {32, 35}) {
+    SimConfig c = Config(AcksPolicy::kQuorum, 5);
+    c.seed = seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+  }
+}
+
 TEST(Sim, OneWithFiveVotersLosesWritesButRecordsEveryOne) {
   Totals t = RunSeeds(Config(AcksPolicy::kOne, 5), Seeds(40));
   EXPECT_EQ(t.failed, 0u) << t.first_failure;
