@@ -30,8 +30,12 @@ CheckResult CheckConvergence(const History& h);
 
 struct LinearizableOptions;  // check/linearizable.h
 
-// Runs the checks named in `names` (comma-separated): lost-writes,
-// convergence, linearizable. Unknown names are an error. `lin` tunes the
+inline constexpr const char* kCheckNames =
+    "lost-writes, convergence, linearizable, read-your-writes, monotonic-reads, "
+    "consistent-prefix, stale-reads";
+
+// Runs the checks named in `names` (comma-separated; kCheckNames, the session
+// ones from check/session.h). Unknown names are an error. `lin` tunes the
 // linearizable check (defaults when null).
 Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
                                            const LinearizableOptions* lin = nullptr);

@@ -214,7 +214,7 @@ int RunCheckCommand(const std::vector<std::string>& args) {
   std::string file, checks = "lost-writes,convergence", from = "json";
   LinearizableOptions lin;
   app.add_option("file", file, "history file")->required();
-  app.add_option("--checks", checks, "comma-separated: lost-writes, convergence, linearizable");
+  app.add_option("--checks", checks, std::string("comma-separated: ") + kCheckNames);
   app.add_option("--from", from, "the file's format: json (CONTRACTS §6) | edn | jepsen-log")
       ->check(CLI::IsMember({"json", "edn", "jepsen-log"}));
   app.add_option("--time-limit-ms", lin.time_limit_ms,
