@@ -102,6 +102,7 @@ RunFigures RunOne(const ExploreOptions& o, const ExploreSetting& s, const Explor
   f.sums.read_your_writes = Count(Find(sessions, "read-your-writes"), "violations");
   f.sums.non_monotonic = Count(Find(sessions, "monotonic-reads"), "violations");
   f.sums.not_prefix = Count(Find(sessions, "consistent-prefix"), "violations");
+  f.sums.not_prefix_within_read = Count(Find(sessions, "consistent-prefix"), "gaps");
   f.broken = !r.ok;
   if (f.broken) f.reproduce = ReproduceCommand(c) + "\n      " + r.verdict;
   return f;
@@ -129,6 +130,7 @@ void AddInto(ExploreCell* cell, const RunFigures& f) {
   cell->read_your_writes += s.read_your_writes;
   cell->non_monotonic += s.non_monotonic;
   cell->not_prefix += s.not_prefix;
+  cell->not_prefix_within_read += s.not_prefix_within_read;
   cell->non_linearizable += s.non_linearizable;
   cell->linearizable_unknown += s.linearizable_unknown;
   cell->conflicts += s.conflicts;

@@ -57,6 +57,7 @@ struct ExploreCell {
   uint64_t reads = 0;                                  // ok reads the session checks judged
   uint64_t writes_acknowledged = 0, lost = 0, lost_recorded = 0;
   uint64_t stale_reads = 0, read_your_writes = 0, non_monotonic = 0, not_prefix = 0;
+  uint64_t not_prefix_within_read = 0;  // of not_prefix: a gap or disorder inside one read
   uint64_t non_linearizable = 0, linearizable_unknown = 0;  // histories
   uint64_t conflicts = 0;  // keys whose replicas' final values differ
   uint64_t p50_ns = 0, p99_ns = 0, read_p50_ns = 0, read_p99_ns = 0, write_p50_ns = 0,

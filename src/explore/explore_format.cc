@@ -41,7 +41,10 @@ const Column kColumns[] = {
     {"stale reads", [](const ExploreCell& c) { return Num(c.stale_reads); }},
     {"read-your-writes", [](const ExploreCell& c) { return Num(c.read_your_writes); }},
     {"non-monotonic", [](const ExploreCell& c) { return Num(c.non_monotonic); }},
-    {"not a prefix", [](const ExploreCell& c) { return Num(c.not_prefix); }},
+    {"not a prefix (in one read)",
+     [](const ExploreCell& c) {
+       return Num(c.not_prefix) + " (" + Num(c.not_prefix_within_read) + ")";
+     }},
     {"non-linearizable", NonLinearizable},
     {"conflicts", [](const ExploreCell& c) { return Num(c.conflicts); }},
     {"unavailable", Unavailable},
@@ -152,6 +155,7 @@ std::string Json(const ExploreResult& r) {
                      {"read_your_writes_violations", c.read_your_writes},
                      {"non_monotonic_reads", c.non_monotonic},
                      {"not_prefix_reads", c.not_prefix},
+                     {"not_prefix_within_one_read", c.not_prefix_within_read},
                      {"non_linearizable_histories", c.non_linearizable},
                      {"linearizable_undecided", c.linearizable_unknown},
                      {"conflicts", c.conflicts},

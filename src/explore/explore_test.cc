@@ -63,6 +63,8 @@ TEST(Explore, TheTableHasTheShapeTheSettingsPromise) {
     async_lost += Cell(r, AcksPolicy::kAsync, "strong", f).lost;
     for (const ExploreCell& c : r.cells) {
       EXPECT_EQ(c.conflicts, 0u) << "a single leader orders every write";
+      EXPECT_EQ(c.not_prefix_within_read, 0u)
+          << c.setting.Name() << " " << f << ": every replica applies in log order";
       EXPECT_EQ(c.runs, 10u);
       EXPECT_GT(c.unavailable(), 0u) << c.setting.Name() << " " << f;
       if (c.setting.acks == AcksPolicy::kQuorum) {
