@@ -74,13 +74,14 @@ std::vector<std::vector<std::string>> Rows(const ExploreResult& r, const std::st
   return rows;
 }
 
-std::string Broken(const ExploreResult& r, const char* indent) {
+std::string Broken(const ExploreResult& r, const char* indent, const char* gap) {
   uint64_t broken = 0;
   for (const ExploreCell& c : r.cells) broken += c.broken_runs;
   if (broken == 0) return "";
   std::string s = "\n" + Num(broken) +
                   " runs broke a promise of their setting (the simulator failed them); "
-                  "reproduce with:\n";
+                  "reproduce with:\n" +
+                  gap;
   size_t shown = 0;
   for (const ExploreCell& c : r.cells)
     for (const std::string& b : c.broken)
@@ -109,7 +110,7 @@ std::string Text(const ExploreResult& r) {
       out += line + "\n";
     }
   }
-  return out + Broken(r, "  ");
+  return out + Broken(r, "  ", "");
 }
 
 std::string Markdown(const ExploreResult& r) {
@@ -128,8 +129,7 @@ std::string Markdown(const ExploreResult& r) {
       out += "\n";
     }
   }
-  std::string broken = Broken(r, "    ");
-  return out + broken;
+  return out + Broken(r, "    ", "\n");
 }
 
 std::string Json(const ExploreResult& r) {
