@@ -155,10 +155,6 @@ void Model::Index() {
       Remember(&k.appender, *o.value, i);
       k.spaced = k.spaced && IsSpacedToken(*o.value);
     }
-    if (o.type == OpType::kIncr && o.ok() && o.result) {
-      auto [it, inserted] = k.incr.try_emplace(*o.result, i);
-      if (!inserted) it->second = kAmbiguous;
-    }
     if (o.pos.known) k.by_pos.push_back(i);
   }
   for (Key& k : keys_)
@@ -177,12 +173,7 @@ View Model::Observe(uint32_t read) const {
   const std::string& s = *r.value;
   if (auto it = k.writer.find(s); it != k.writer.end() && it->second != kAmbiguous)
     v.writer = it->second;
-  if (k.counter_only && k.has_writes) {
-    v.number = ParseInt(s);
-    if (v.number)
-      if (auto it = k.incr.find(*v.number); it != k.incr.end() && it->second != kAmbiguous)
-        v.incr = it->second;
-  }
+  if (k.counter_only && k.has_writes) v.number = ParseInt(s);
   if (!k.append_only || k.appender.empty()) return v;
   auto hold = [&](uint32_t a, size_t at) {
     if (a == kAmbiguous || !v.token_set.insert(a).second) return;  // first occurrences only

@@ -62,16 +62,15 @@ struct Key {
   // Which write a value names; kAmbiguous when several wrote it.
   std::unordered_map<std::string, uint32_t> writer;    // write and cas: value -> op
   std::unordered_map<std::string, uint32_t> appender;  // append: token -> op
-  std::unordered_map<int64_t, uint32_t> incr;          // incr that returned: result -> op
   std::vector<uint32_t> by_pos;                        // writes with a version, by position
 };
 constexpr uint32_t kAmbiguous = kNone - 1;
 
-// What one read saw, as writes.
+// What one read saw, as writes. A counter's value names no write: after a
+// rollback the same value may be reached again by other increments.
 struct View {
   bool absent = false;
   uint32_t writer = kNone;       // the one write or cas whose value was read
-  uint32_t incr = kNone;         // the incr whose result was read
   std::vector<uint32_t> tokens;  // appends the value holds, in its order (first occurrences)
   std::vector<size_t> token_at;  // byte offset of each in the value
   std::unordered_set<uint32_t> token_set;
@@ -79,7 +78,6 @@ struct View {
   template <typename Fn>
   void ForEachObserved(Fn fn) const {
     if (writer != kNone) fn(writer);
-    if (incr != kNone) fn(incr);
     for (uint32_t t : tokens) fn(t);
   }
 };
