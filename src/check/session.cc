@@ -84,6 +84,7 @@ struct Violation {
   uint32_t read = kNone;
   std::string header;
   std::vector<uint32_t> ops;  // shown in invocation order
+  uint32_t missed = kNone;    // the write the read lacks, when it is one
 };
 
 class Report {
@@ -91,6 +92,12 @@ class Report {
   explicit Report(std::string name) { result_.name = std::move(name); }
   void Add(const Model& m, Violation v) {
     ++violations_;
+    // Explained, not excused: the promises hold for writes not rolled back.
+    if (v.missed != kNone && m.RolledBack(v.missed)) {
+      ++rolled_back_;
+      if (!v.header.empty() && v.header.back() == ':') v.header.pop_back();
+      v.header += " (that write was rolled back: a rollback record holds it):";
+    }
     if (shown_ >= kShownViolationsMax) return;
     ++shown_;
     std::erase(v.ops, kNone);
@@ -102,11 +109,12 @@ class Report {
     for (uint32_t o : v.ops) result_.details.push_back(m.Line(o));
   }
   uint64_t violations() const { return violations_; }
+  uint64_t rolled_back() const { return rolled_back_; }
   CheckResult& result() { return result_; }
 
  private:
   CheckResult result_;
-  uint64_t violations_ = 0;
+  uint64_t violations_ = 0, rolled_back_ = 0;
   size_t shown_ = 0;
 };
 
@@ -244,7 +252,8 @@ void Checker::CheckStale(uint32_t r, const View& v) {
   stale_.Add(m_, {r,
                   "  " + Who(r) + ": a read missed a write acknowledged before it was invoked — " +
                       miss->why + ":",
-                  {miss->write, miss->via, r}});
+                  {miss->write, miss->via, r},
+                  miss->write});
 }
 
 void Checker::CheckReadYourWrites(uint32_t r, const View& v) {
@@ -255,7 +264,8 @@ void Checker::CheckReadYourWrites(uint32_t r, const View& v) {
   ryw_.Add(m_,
            {r,
             "  " + Who(r) + ": a read missed the session's own earlier write — " + miss->why + ":",
-            {miss->write, miss->via, r}});
+            {miss->write, miss->via, r},
+            miss->write});
 }
 
 void Checker::CheckMonotonic(uint32_t r, const View& v) {
@@ -266,7 +276,8 @@ void Checker::CheckMonotonic(uint32_t r, const View& v) {
       mr_.Add(m_, {r,
                    "  " + Who(r) + ": a read missed a write an earlier read of the session saw — " +
                        miss->why + ":",
-                   {miss->write, observer_[o.session].at(miss->write), miss->via, r}});
+                   {miss->write, observer_[o.session].at(miss->write), miss->via, r},
+                   miss->write});
       return;
     }
   }
@@ -350,7 +361,8 @@ std::optional<Violation> Checker::SameTermGap(uint32_t r, const View& v) {
                        "  " + Who(r) + ": a read holds " + m_.Token(b) + " (version " +
                            PosString(m_.op(b).pos) + ") but not " + m_.Token(*it) + " (version " +
                            PosString(a.pos) + "), an earlier entry of the same term:",
-                       {*it, b, r}};
+                       {*it, b, r},
+                       *it};
     }
   }
   return std::nullopt;
@@ -380,10 +392,12 @@ std::optional<Violation> Checker::PrefixDisagrees(uint32_t r, const View& v) {
     std::unordered_set<uint32_t> mine = before(v, v.tokens[i]), theirs = before(w, v.tokens[i]);
     std::string why = "they hold the same appends before it in another order";
     std::vector<uint32_t> ops = {other, r, v.tokens[i]};
+    uint32_t missed = kNone;
     for (uint32_t a : theirs)
       if (!mine.count(a)) {
         why = "this one lacks " + m_.Token(a) + ", which the other holds before it";
         ops.push_back(a);
+        missed = a;
         break;
       }
     if (ops.size() == 3)
@@ -396,7 +410,7 @@ std::optional<Violation> Checker::PrefixDisagrees(uint32_t r, const View& v) {
     return Violation{r,
                      "  " + Who(r) + ": two reads disagree on what precedes " +
                          m_.Token(v.tokens[i]) + " — " + why + ":",
-                     ops};
+                     ops, missed};
   }
   return std::nullopt;
 }
@@ -412,7 +426,8 @@ std::optional<Violation> Checker::BeforeSeenElsewhere(uint32_t r, const View& v)
                          " at version " + PosString(m_.op(w).pos) +
                          "; this later read was served at version " + PosString(o.pos) +
                          ", before it:",
-                     {w, observer_[o.session].at(w), r}};
+                     {w, observer_[o.session].at(w), r},
+                     w};
   }
   const std::vector<uint32_t>& by_pos = m_.key(o.key).by_pos;
   for (const auto& [term, top] : seen_term_[o.session]) {
@@ -432,7 +447,8 @@ std::optional<Violation> Checker::BeforeSeenElsewhere(uint32_t r, const View& v)
         "  " + Who(r) + ": the session saw a write to " + m_.key(m_.op(seen).key).name +
             " at version " + PosString(m_.op(seen).pos) +
             "; this later read lacks an earlier entry of that term — " + miss->why + ":",
-        {miss->write, seen, observer_[o.session].at(seen), miss->via, r}};
+        {miss->write, seen, observer_[o.session].at(seen), miss->via, r},
+        miss->write};
   }
   return std::nullopt;
 }
@@ -452,7 +468,13 @@ std::vector<CheckResult> Checker::Results() {
                              sessions + ")";
     if (n > kShownViolationsMax)
       r.details.push_back("  ... and " + std::to_string(n - kShownViolationsMax) + " more");
-    r.counts = {{"reads", reads_}, {"sessions", m_.session_count()}, {"violations", n}};
+    r.counts = {{"reads", reads_},
+                {"sessions", m_.session_count()},
+                {"violations", n},
+                {"rolled_back", rep.rolled_back()}};
+    if (n > 0 && rep.rolled_back() > 0)
+      r.summary +=
+          "; " + std::to_string(rep.rolled_back()) + " of them missed a write that was rolled back";
     return r;
   };
   std::vector<CheckResult> out;

@@ -25,7 +25,10 @@ struct SessionChecks {
 // reads (ok reads checked), sessions, violations (reads that break it), and
 // for consistent-prefix also gaps (a read holding a later write without an
 // earlier one) and going_back (a read of one key from before a write the
-// session saw on another). A malformed history makes each `unknown`.
+// session saw on another). rolled_back: of the violations, those whose missed
+// write a rollback event holds — reported all the same, since the promises
+// hold only for writes not rolled back (CONTRACTS.md §5). A malformed history
+// makes each `unknown`.
 std::vector<CheckResult> CheckSessions(const History& h, const SessionChecks& which);
 
 }  // namespace rkv

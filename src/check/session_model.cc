@@ -59,7 +59,18 @@ Status Model::Build(const History& h) {
   for (size_t i = 0; i < h.events.size(); ++i) {
     const Event& e = h.events[i];
     uint64_t line = h.lines.size() == h.events.size() ? h.lines[i] : i + 1;
-    if (e.type == EventType::kFinal || e.type == EventType::kRollback) continue;
+    if (e.type == EventType::kRollback) {
+      rolled_back_at_.insert({e.term, e.index});
+      RolledBackWrites& w = rolled_back_[e.key];
+      // The command's arguments name the write exactly; the value is what the
+      // write left, which for an append holds earlier tokens too.
+      if (e.command.size() >= 3)
+        w.arguments.insert(w.arguments.end(), e.command.begin() + 2, e.command.end());
+      else if (e.value)
+        w.values.push_back(*e.value);
+      continue;
+    }
+    if (e.type == EventType::kFinal) continue;
     if (e.time < last_time)
       return Status::Invalid(LinePrefix(line) + "time " + std::to_string(e.time) +
                              " is before line " + std::to_string(last_time_line) + "'s " +
@@ -196,6 +207,20 @@ View Model::Observe(uint32_t read) const {
     for (const auto& [p, a] : found) hold(a, p);
   }
   return v;
+}
+
+bool Model::RolledBack(uint32_t w) const {
+  const Op& o = ops_[w];
+  if (o.pos.known) return rolled_back_at_.count({o.pos.term, o.pos.index}) > 0;
+  auto it = rolled_back_.find(keys_[o.key].name);
+  if (it == rolled_back_.end() || !o.value) return false;
+  if (o.type != OpType::kAppend && o.type != OpType::kWrite) return false;
+  const RolledBackWrites& r = it->second;
+  if (std::find(r.arguments.begin(), r.arguments.end(), *o.value) != r.arguments.end()) return true;
+  for (const std::string& v : r.values)
+    if (o.type == OpType::kAppend ? FindToken(v, *o.value, 0) != std::string::npos : v == *o.value)
+      return true;
+  return false;
 }
 
 bool Model::Precedes(uint32_t a, uint32_t b) const {

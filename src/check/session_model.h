@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -111,6 +112,12 @@ class Model {
   std::string Line(uint32_t op) const;
   std::string Quote(const std::optional<std::string>& v) const;
   std::string Token(uint32_t append) const { return Quote(ops_[append].value); }
+  // Whether a rollback event (a replica's record of entries it discarded)
+  // holds this write (a write or append; an incr only by version): at its
+  // version, or, without one, by the value it wrote — an argument of the
+  // record's command, or, for a record without a command, its value (a
+  // token in it, for an append).
+  bool RolledBack(uint32_t write) const;
 
  private:
   Status Invoke(const Event& e, uint64_t position, uint64_t line);
@@ -124,6 +131,12 @@ class Model {
   std::unordered_map<uint64_t, uint32_t> client_sessions_, named_sessions_;
   std::vector<std::string> session_names_;
   std::vector<Step> steps_;
+  struct RolledBackWrites {
+    std::vector<std::string> arguments;  // the commands' arguments after the key
+    std::vector<std::string> values;     // of records without a command
+  };
+  std::set<std::pair<uint64_t, uint64_t>> rolled_back_at_;         // (term, index)
+  std::unordered_map<std::string, RolledBackWrites> rolled_back_;  // by key
 };
 
 }  // namespace rkv::sess

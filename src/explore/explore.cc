@@ -103,6 +103,10 @@ RunFigures RunOne(const ExploreOptions& o, const ExploreSetting& s, const Explor
   f.sums.non_monotonic = Count(Find(sessions, "monotonic-reads"), "violations");
   f.sums.not_prefix = Count(Find(sessions, "consistent-prefix"), "violations");
   f.sums.not_prefix_within_read = Count(Find(sessions, "consistent-prefix"), "gaps");
+  f.sums.stale_rolled_back = Count(Find(sessions, "stale-reads"), "rolled_back");
+  f.sums.ryw_rolled_back = Count(Find(sessions, "read-your-writes"), "rolled_back");
+  f.sums.non_monotonic_rolled_back = Count(Find(sessions, "monotonic-reads"), "rolled_back");
+  f.sums.not_prefix_rolled_back = Count(Find(sessions, "consistent-prefix"), "rolled_back");
   f.broken = !r.ok;
   if (f.broken) f.reproduce = ReproduceCommand(c) + "\n      " + r.verdict;
   return f;
@@ -131,6 +135,10 @@ void AddInto(ExploreCell* cell, const RunFigures& f) {
   cell->non_monotonic += s.non_monotonic;
   cell->not_prefix += s.not_prefix;
   cell->not_prefix_within_read += s.not_prefix_within_read;
+  cell->stale_rolled_back += s.stale_rolled_back;
+  cell->ryw_rolled_back += s.ryw_rolled_back;
+  cell->non_monotonic_rolled_back += s.non_monotonic_rolled_back;
+  cell->not_prefix_rolled_back += s.not_prefix_rolled_back;
   cell->non_linearizable += s.non_linearizable;
   cell->linearizable_unknown += s.linearizable_unknown;
   cell->conflicts += s.conflicts;

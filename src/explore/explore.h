@@ -58,6 +58,10 @@ struct ExploreCell {
   uint64_t writes_acknowledged = 0, lost = 0, lost_recorded = 0;
   uint64_t stale_reads = 0, read_your_writes = 0, non_monotonic = 0, not_prefix = 0;
   uint64_t not_prefix_within_read = 0;  // of not_prefix: a gap or disorder inside one read
+  // Of each, the reads whose missed write a rollback record holds: the
+  // session promises hold for writes not rolled back (CONTRACTS.md §5).
+  uint64_t stale_rolled_back = 0, ryw_rolled_back = 0, non_monotonic_rolled_back = 0,
+           not_prefix_rolled_back = 0;
   uint64_t non_linearizable = 0, linearizable_unknown = 0;  // histories
   uint64_t conflicts = 0;  // keys whose replicas' final values differ
   uint64_t p50_ns = 0, p99_ns = 0, read_p50_ns = 0, read_p99_ns = 0, write_p50_ns = 0,

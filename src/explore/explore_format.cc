@@ -36,15 +36,20 @@ std::string NonLinearizable(const ExploreCell& c) {
   return s;
 }
 
+// "n (k)": n found, k of them explained (recorded, or missing a write that
+// was rolled back); "0" when none.
+std::string Part(uint64_t n, uint64_t k) { return n ? Num(n) + " (" + Num(k) + ")" : Num(n); }
+
 const Column kColumns[] = {
-    {"lost writes", [](const ExploreCell& c) { return Num(c.lost); }},
-    {"stale reads", [](const ExploreCell& c) { return Num(c.stale_reads); }},
-    {"read-your-writes", [](const ExploreCell& c) { return Num(c.read_your_writes); }},
-    {"non-monotonic", [](const ExploreCell& c) { return Num(c.non_monotonic); }},
-    {"not a prefix (in one read)",
-     [](const ExploreCell& c) {
-       return Num(c.not_prefix) + " (" + Num(c.not_prefix_within_read) + ")";
-     }},
+    {"lost writes (recorded)", [](const ExploreCell& c) { return Part(c.lost, c.lost_recorded); }},
+    {"stale reads (rolled back)",
+     [](const ExploreCell& c) { return Part(c.stale_reads, c.stale_rolled_back); }},
+    {"read-your-writes (rolled back)",
+     [](const ExploreCell& c) { return Part(c.read_your_writes, c.ryw_rolled_back); }},
+    {"non-monotonic (rolled back)",
+     [](const ExploreCell& c) { return Part(c.non_monotonic, c.non_monotonic_rolled_back); }},
+    {"not a prefix (rolled back)",
+     [](const ExploreCell& c) { return Part(c.not_prefix, c.not_prefix_rolled_back); }},
     {"non-linearizable", NonLinearizable},
     {"conflicts", [](const ExploreCell& c) { return Num(c.conflicts); }},
     {"unavailable", Unavailable},
@@ -152,9 +157,13 @@ std::string Json(const ExploreResult& r) {
                      {"lost_writes_recorded", c.lost_recorded},
                      {"reads", c.reads},
                      {"stale_reads", c.stale_reads},
+                     {"stale_reads_rolled_back", c.stale_rolled_back},
                      {"read_your_writes_violations", c.read_your_writes},
+                     {"read_your_writes_rolled_back", c.ryw_rolled_back},
                      {"non_monotonic_reads", c.non_monotonic},
+                     {"non_monotonic_rolled_back", c.non_monotonic_rolled_back},
                      {"not_prefix_reads", c.not_prefix},
+                     {"not_prefix_rolled_back", c.not_prefix_rolled_back},
                      {"not_prefix_within_one_read", c.not_prefix_within_read},
                      {"non_linearizable_histories", c.non_linearizable},
                      {"linearizable_undecided", c.linearizable_unknown},

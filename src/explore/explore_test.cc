@@ -105,7 +105,9 @@ TEST(Explore, SameSeedsSameTableWhateverTheThreads) {
   EXPECT_NE(table.find("faults: partition"), std::string::npos) << table;
   EXPECT_NE(table.find("acks=one, eventual reads"), std::string::npos) << table;
   std::string md = FormatExplore(a, ExploreFormat::kMarkdown);
-  EXPECT_NE(md.find("| setting | lost writes | stale reads |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| setting | lost writes (recorded) | stale reads (rolled back) |"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("|---|---:|"), std::string::npos) << md;
   std::string json = FormatExplore(a, ExploreFormat::kJson);
   EXPECT_NE(json.find("\"read_your_writes_violations\""), std::string::npos) << json;
