@@ -5,7 +5,7 @@ ASAN_DIR ?= build/asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build demo test test-asan bootstrap lint clean
+.PHONY: all build demo test test-asan bootstrap lint clean bench
 
 all: build
 
@@ -34,6 +34,14 @@ test-asan: bootstrap $(ASAN_DIR)/build.ninja
 
 lint:
 	@scripts/lint
+
+# ReplicaKV next to Redis 7 and etcd 3.4 in one run (docs/PERFORMANCE.md); not part
+# of `make test`. QUICK=1: about 3 minutes, one repetition. The full run (at most
+# ~35 minutes) also puts its table into docs/PERFORMANCE.md. BENCH_FLAGS passes
+# more flags to bench/run, e.g. BENCH_FLAGS="--lock /tmp/build.lock".
+BENCH_FLAGS ?=
+bench: build
+	bench/run $(if $(QUICK),--quick,--update-docs) $(BENCH_FLAGS)
 
 clean:
 	rm -rf build

@@ -66,7 +66,21 @@ Status LocalCluster::WaitReady(int id, int timeout_ms) {
     if (n.pid > 0 && !ProcessAlive(n.pid))
       return Status::IoError("node " + std::to_string(id) + " exited; the end of its log:\n" +
                              TailFile(n.data_dir + "/server.log", 15));
-    if (HttpGet("127.0.0.1", n.admin_port, "/status", 500).ok()) return Status::Ok();
+    if (auto body = HttpGet("127.0.0.1", n.admin_port, "/status", 500); body.ok()) {
+      // The port may belong to someone else's node (ours then failed to bind
+      // and is about to exit): only our own process counts.
+      std::string want = "\"pid\": " + std::to_string(n.pid);
+      std::string want_compact = "\"pid\":" + std::to_string(n.pid);
+      if (n.pid <= 0 || body->find(want) != std::string::npos ||
+          body->find(want_compact) != std::string::npos)
+        return Status::Ok();
+      if (!ProcessAlive(n.pid) ||
+          std::chrono::steady_clock::now() + std::chrono::seconds(1) > deadline)
+        return Status::IoError("node " + std::to_string(id) + ": port " +
+                               std::to_string(n.admin_port) +
+                               " answers for another process; the end of its log:\n" +
+                               TailFile(n.data_dir + "/server.log", 15));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return Status::Timeout("node " + std::to_string(id) + " did not answer /status within " +

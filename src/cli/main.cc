@@ -13,6 +13,7 @@ int RunSimCommand(const std::vector<std::string>& args);
 int RunCheckCommand(const std::vector<std::string>& args);
 int RunExploreCommand(const std::vector<std::string>& args);
 int RunConvertCommand(const std::vector<std::string>& args);
+int RunBenchCommand(const std::vector<std::string>& args);
 }  // namespace rkv
 
 namespace {
@@ -28,6 +29,7 @@ void Usage(FILE* out) {
                "  check     judge a history (JSON lines) with the consistency checkers\n"
                "  explore   the trade-off table: every setting under each fault, measured\n"
                "  convert   turn a Jepsen history (EDN or log lines) into JSON lines\n"
+               "  bench     a load generator for ReplicaKV, Redis and etcd (HDR latencies)\n"
                "  version   print the version\n");
 }
 
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   if (cmd == "check") return rkv::RunCheckCommand(args);
   if (cmd == "explore") return rkv::RunExploreCommand(args);
   if (cmd == "convert") return rkv::RunConvertCommand(args);
+  if (cmd == "bench") return rkv::RunBenchCommand(args);
   if (cmd == "version" || cmd == "--version") {
     std::printf("replicakv 0.1.0\n");
     return 0;

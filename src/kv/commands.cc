@@ -26,24 +26,26 @@ const char* const kErrTooBig = "ERR string exceeds maximum allowed size (proto-m
 enum class Lookup { kAbsent, kString, kWrongType };
 
 // Reads `key`; on kString, *payload holds the string.
-Lookup ReadString(KvStore* store, std::string_view key, std::string* stored,
-                  std::string_view* payload) {
-  if (!store->Get(key, stored)) return Lookup::kAbsent;
+// The view stays valid until the next write to the state.
+Lookup ReadString(KvStore* store, std::string_view key, std::string_view* payload) {
+  std::string_view stored;
+  if (!store->Find(key, &stored)) return Lookup::kAbsent;
   StoredValueView view;
-  RKV_ASSERT_MSG(DecodeStoredValue(*stored, &view), "undecodable stored value");
+  RKV_ASSERT_MSG(DecodeStoredValue(stored, &view), "undecodable stored value");
   if (view.type != ValueType::kString) return Lookup::kWrongType;
   *payload = view.payload;
   return Lookup::kString;
 }
 
-void WriteString(ApplyContext& ctx, std::string_view key, std::string_view payload,
-                 const std::string* old) {
-  std::string stored;
+void WriteString(ApplyContext& ctx, std::string_view key, std::string_view payload) {
+  // One buffer per thread: encoding a value allocates nothing once it is big enough.
+  thread_local std::string stored;
   ValueVersion version;
   version.term = ctx.position.term;
   version.index = ctx.position.index;
+  stored.clear();
   EncodeStoredValue(&stored, ValueType::kString, version, payload);
-  ctx.store->Put(key, std::move(stored), old);
+  ctx.store->Put(key, stored);
 }
 
 std::string ArityError(std::string_view name) {
@@ -91,9 +93,8 @@ std::optional<Reply> CheckSet(const Argv& argv) {
 Reply RunSet(ApplyContext& ctx, const Argv& argv) {
   SetOptions o;
   if (auto err = ParseSetOptions(argv, &o)) return *err;
-  std::string stored;
   std::string_view old_payload;
-  Lookup l = ReadString(ctx.store, argv[1], &stored, &old_payload);
+  Lookup l = ReadString(ctx.store, argv[1], &old_payload);
   Reply get_reply;
   if (o.get) {
     if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
@@ -101,42 +102,38 @@ Reply RunSet(ApplyContext& ctx, const Argv& argv) {
   }
   bool found = l != Lookup::kAbsent;
   if ((o.nx && found) || (o.xx && !found)) return o.get ? get_reply : Reply::Nil();
-  WriteString(ctx, argv[1], argv[2], found ? &stored : nullptr);
+  WriteString(ctx, argv[1], argv[2]);
   return o.get ? get_reply : Reply::Ok();
 }
 
 Reply RunSetNx(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
-  if (ctx.store->Get(argv[1], &stored)) return Reply::Integer(0);
-  WriteString(ctx, argv[1], argv[2], nullptr);
+  if (ctx.store->Contains(argv[1])) return Reply::Integer(0);
+  WriteString(ctx, argv[1], argv[2]);
   return Reply::Integer(1);
 }
 
 Reply RunGetSet(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view old;
-  Lookup l = ReadString(ctx.store, argv[1], &stored, &old);
+  Lookup l = ReadString(ctx.store, argv[1], &old);
   if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
   Reply r = l == Lookup::kString ? Reply::Bulk(old) : Reply::Nil();
-  WriteString(ctx, argv[1], argv[2], l == Lookup::kAbsent ? nullptr : &stored);
+  WriteString(ctx, argv[1], argv[2]);
   return r;
 }
 
 Reply RunGetDel(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view old;
-  Lookup l = ReadString(ctx.store, argv[1], &stored, &old);
+  Lookup l = ReadString(ctx.store, argv[1], &old);
   if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
   if (l == Lookup::kAbsent) return Reply::Nil();
   Reply r = Reply::Bulk(old);
-  ctx.store->Delete(argv[1], stored);
+  ctx.store->Delete(argv[1]);
   return r;
 }
 
 Reply RunGet(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view v;
-  switch (ReadString(ctx.store, argv[1], &stored, &v)) {
+  switch (ReadString(ctx.store, argv[1], &v)) {
     case Lookup::kAbsent:
       return Reply::Nil();
     case Lookup::kWrongType:
@@ -150,11 +147,10 @@ Reply RunGet(ApplyContext& ctx, const Argv& argv) {
 Reply RunMGet(ApplyContext& ctx, const Argv& argv) {
   std::vector<Reply> out;
   out.reserve(argv.size() - 1);
-  std::string stored;
   for (size_t i = 1; i < argv.size(); ++i) {
     std::string_view v;
-    out.push_back(ReadString(ctx.store, argv[i], &stored, &v) == Lookup::kString ? Reply::Bulk(v)
-                                                                                 : Reply::Nil());
+    out.push_back(ReadString(ctx.store, argv[i], &v) == Lookup::kString ? Reply::Bulk(v)
+                                                                        : Reply::Nil());
   }
   return Reply::Array(std::move(out));
 }
@@ -166,32 +162,27 @@ std::optional<Reply> CheckMSet(const Argv& argv) {
 
 Reply RunMSet(ApplyContext& ctx, const Argv& argv) {
   if (auto err = CheckMSet(argv)) return *err;
-  std::string stored;
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
-    bool found = ctx.store->Get(argv[i], &stored);
-    WriteString(ctx, argv[i], argv[i + 1], found ? &stored : nullptr);
+    WriteString(ctx, argv[i], argv[i + 1]);
   }
   return Reply::Ok();
 }
 
 Reply RunMSetNx(ApplyContext& ctx, const Argv& argv) {
   if (auto err = CheckMSet(argv)) return *err;
-  std::string stored;
   for (size_t i = 1; i + 1 < argv.size(); i += 2)
-    if (ctx.store->Get(argv[i], &stored)) return Reply::Integer(0);
+    if (ctx.store->Contains(argv[i])) return Reply::Integer(0);
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
-    bool found = ctx.store->Get(argv[i], &stored);  // a key may repeat
-    WriteString(ctx, argv[i], argv[i + 1], found ? &stored : nullptr);
+    WriteString(ctx, argv[i], argv[i + 1]);
   }
   return Reply::Integer(1);
 }
 
 Reply RunDel(ApplyContext& ctx, const Argv& argv) {
   int64_t n = 0;
-  std::string stored;
   for (size_t i = 1; i < argv.size(); ++i) {
-    if (ctx.store->Get(argv[i], &stored)) {
-      ctx.store->Delete(argv[i], stored);
+    if (ctx.store->Contains(argv[i])) {
+      ctx.store->Delete(argv[i]);
       ++n;
     }
   }
@@ -200,16 +191,14 @@ Reply RunDel(ApplyContext& ctx, const Argv& argv) {
 
 Reply RunExists(ApplyContext& ctx, const Argv& argv) {
   int64_t n = 0;
-  std::string stored;
   for (size_t i = 1; i < argv.size(); ++i)
-    if (ctx.store->Get(argv[i], &stored)) ++n;
+    if (ctx.store->Contains(argv[i])) ++n;
   return Reply::Integer(n);
 }
 
 Reply RunStrlen(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view v;
-  switch (ReadString(ctx.store, argv[1], &stored, &v)) {
+  switch (ReadString(ctx.store, argv[1], &v)) {
     case Lookup::kAbsent:
       return Reply::Integer(0);
     case Lookup::kWrongType:
@@ -221,8 +210,8 @@ Reply RunStrlen(ApplyContext& ctx, const Argv& argv) {
 }
 
 Reply RunType(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
-  if (!ctx.store->Get(argv[1], &stored)) return Reply::Status("none");
+  std::string_view stored;
+  if (!ctx.store->Find(argv[1], &stored)) return Reply::Status("none");
   StoredValueView view;
   RKV_ASSERT(DecodeStoredValue(stored, &view));
   switch (view.type) {
@@ -241,9 +230,8 @@ Reply RunType(ApplyContext& ctx, const Argv& argv) {
 // --- counters ---
 
 Reply IncrDecr(ApplyContext& ctx, std::string_view key, int64_t incr) {
-  std::string stored;
   std::string_view v;
-  Lookup l = ReadString(ctx.store, key, &stored, &v);
+  Lookup l = ReadString(ctx.store, key, &v);
   if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
   int64_t value = 0;
   if (l == Lookup::kString && !ParseInt64(v, &value)) return Reply::Error(kErrNotInteger);
@@ -251,7 +239,7 @@ Reply IncrDecr(ApplyContext& ctx, std::string_view key, int64_t incr) {
       (incr > 0 && value > 0 && incr > (LLONG_MAX - value)))
     return Reply::Error("ERR increment or decrement would overflow");
   value += incr;
-  WriteString(ctx, key, FormatInt64(value), l == Lookup::kAbsent ? nullptr : &stored);
+  WriteString(ctx, key, FormatInt64(value));
   return Reply::Integer(value);
 }
 
@@ -286,9 +274,8 @@ Reply RunDecrBy(ApplyContext& ctx, const Argv& argv) {
 }
 
 Reply RunIncrByFloat(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view v;
-  Lookup l = ReadString(ctx.store, argv[1], &stored, &v);
+  Lookup l = ReadString(ctx.store, argv[1], &v);
   if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
   long double value = 0, incr = 0;
   if (l == Lookup::kString && !ParseLongDouble(v, &value)) return Reply::Error(kErrNotFloat);
@@ -297,17 +284,16 @@ Reply RunIncrByFloat(ApplyContext& ctx, const Argv& argv) {
   if (std::isnan(value) || std::isinf(value))
     return Reply::Error("ERR increment would produce NaN or Infinity");
   std::string formatted = FormatLongDoubleHuman(value);
-  WriteString(ctx, argv[1], formatted, l == Lookup::kAbsent ? nullptr : &stored);
+  WriteString(ctx, argv[1], formatted);
   return Reply::Bulk(formatted);
 }
 
 Reply RunAppend(ApplyContext& ctx, const Argv& argv) {
-  std::string stored;
   std::string_view v;
-  Lookup l = ReadString(ctx.store, argv[1], &stored, &v);
+  Lookup l = ReadString(ctx.store, argv[1], &v);
   if (l == Lookup::kWrongType) return Reply::Error(kErrWrongType);
   if (l == Lookup::kAbsent) {
-    WriteString(ctx, argv[1], argv[2], nullptr);
+    WriteString(ctx, argv[1], argv[2]);
     return Reply::Integer(static_cast<int64_t>(argv[2].size()));
   }
   if (v.size() + argv[2].size() > limits::kValueBytesMax) return Reply::Error(kErrTooBig);
@@ -316,7 +302,7 @@ Reply RunAppend(ApplyContext& ctx, const Argv& argv) {
   value.append(v);
   value.append(argv[2]);
   int64_t len = static_cast<int64_t>(value.size());
-  WriteString(ctx, argv[1], value, &stored);
+  WriteString(ctx, argv[1], value);
   return Reply::Integer(len);
 }
 
@@ -364,7 +350,6 @@ Reply RunScan(ApplyContext& ctx, const Argv& argv) {
   std::vector<std::string> keys;
   uint64_t next = ctx.store->Scan(cursor, n, &keys);
   std::vector<Reply> out;
-  std::string stored;
   for (std::string& k : keys) {
     if (has_pattern && !GlobMatch(pattern, k)) continue;
     if (!type.empty()) {

@@ -3,7 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <map>
+#include <memory>
 
 #include "core/assert.h"
 #include "core/encoding.h"
@@ -45,11 +45,8 @@ bool KvStore::DecodeApplied(std::string_view meta, LogPosition* out) {
 }
 
 Status KvStore::Load() {
-  overlay_.clear();
-  keys_by_seq_.clear();
-  batch_keys_.clear();
+  index_.Clear();
   batch_.Clear();
-  flush_seq_ = 0;
   written_seq_ = next_seq_ - 1;
   dirty_ = false;
   applied_ = {};
@@ -74,6 +71,17 @@ Status KvStore::Load() {
   key_count_ = v[2];
   digest_[0] = v[3];
   digest_[1] = v[4];
+  // The whole state into memory, checked against the counters saved with it.
+  std::unique_ptr<Iterator> it = engine_->NewIterator(Cf::kData);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view dk = it->key();
+    if (dk.size() < 8) return Status::Corruption("a data key shorter than its hash prefix");
+    index_.Set(UserKey(dk), it->value());
+  }
+  RKV_RETURN_IF_ERROR(it->status());
+  if (index_.size() != key_count_)
+    return Status::Corruption("the data holds " + std::to_string(index_.size()) +
+                              " keys, its metadata says " + std::to_string(key_count_));
   return Status::Ok();
 }
 
@@ -100,19 +108,10 @@ void KvStore::DigestAdd(std::string_view key, std::string_view stored, bool add)
 }
 
 bool KvStore::Get(std::string_view key, std::string* stored) {
-  if (!overlay_.empty()) {
-    auto it = overlay_.find(std::string(key));
-    if (it != overlay_.end()) {
-      if (!it->second.present) return false;
-      *stored = it->second.stored;
-      return true;
-    }
-  }
-  if (flush_seq_ > written_seq_) return false;  // a FLUSHALL is not written yet
-  Status s = engine_->Get(Cf::kData, DataKey(key), stored);
-  if (s.ok()) return true;
-  RKV_ASSERT_MSG(s.code() == Code::kNotFound, s.ToString().c_str());
-  return false;
+  std::string_view v;
+  if (!index_.Find(key, &v)) return false;
+  stored->assign(v);
+  return true;
 }
 
 void KvStore::BeginUndo() {
@@ -126,12 +125,11 @@ std::vector<KvStore::UndoItem> KvStore::EndUndo() {
 }
 
 void KvStore::Restore(const UndoItem& item) {
-  std::string current;
-  bool present = Get(item.key, &current);
   if (item.had_prior) {
-    Put(item.key, item.prior, present ? &current : nullptr);
-  } else if (present) {
-    Delete(item.key, current);
+    Put(item.key, item.prior);
+  } else {
+    std::string_view current;
+    if (index_.Find(item.key, &current)) Delete(item.key);
   }
 }
 
@@ -145,62 +143,48 @@ void KvStore::AddRawDelete(Cf cf, std::string_view key) {
   dirty_ = true;
 }
 
-void KvStore::Put(std::string_view key, std::string stored, const std::string* old) {
-  if (capturing_) {
-    bool seen = false;
-    for (const UndoItem& u : undo_) seen = seen || u.key == key;
-    if (!seen) undo_.push_back({std::string(key), old != nullptr, old ? *old : std::string()});
-  }
-  if (old) {
-    DigestAdd(key, *old, false);
+void KvStore::RecordUndo(std::string_view key) {
+  for (const UndoItem& u : undo_)
+    if (u.key == key) return;  // the first change records the value before the entry
+  std::string_view old;
+  bool had = index_.Find(key, &old);
+  undo_.push_back({std::string(key), had, had ? std::string(old) : std::string()});
+}
+
+void KvStore::Put(std::string_view key, std::string_view stored) {
+  if (capturing_) RecordUndo(key);
+  std::string_view old;
+  if (index_.Find(key, &old)) {
+    DigestAdd(key, old, false);
   } else {
     ++key_count_;
   }
   DigestAdd(key, stored, true);
   batch_.Put(Cf::kData, DataKey(key), stored);
-  OverlayEntry& e = overlay_[std::string(key)];
-  e.present = true;
-  e.stored = std::move(stored);
-  e.seq = next_seq_;
-  batch_keys_.emplace_back(key);
+  index_.Set(key, stored);
   dirty_ = true;
 }
 
-void KvStore::Delete(std::string_view key, const std::string& old) {
+void KvStore::Delete(std::string_view key) {
+  std::string_view old;
+  if (!index_.Find(key, &old)) return;
+  if (capturing_) RecordUndo(key);
   RKV_ASSERT(key_count_ > 0);
-  if (capturing_) {
-    bool seen = false;
-    for (const UndoItem& u : undo_) seen = seen || u.key == key;
-    if (!seen) undo_.push_back({std::string(key), true, old});
-  }
   --key_count_;
   DigestAdd(key, old, false);
   batch_.Delete(Cf::kData, DataKey(key));
-  OverlayEntry& e = overlay_[std::string(key)];
-  e.present = false;
-  e.stored.clear();
-  e.seq = next_seq_;
-  batch_keys_.emplace_back(key);
+  index_.Erase(key);
   dirty_ = true;
 }
 
 void KvStore::Clear() {
   RKV_ASSERT_MSG(!capturing_, "FLUSHALL is a barrier entry and never applied speculatively");
-  // Earlier writes in this batch are void; the range delete covers the engine.
-  batch_.Clear();
-  for (const std::string& k : batch_keys_) overlay_.erase(k);
-  batch_keys_.clear();
-  // Entries of batches in flight must stop hiding nothing: mark them deleted.
-  for (auto& [k, e] : overlay_) {
-    e.present = false;
-    e.stored.clear();
-    e.seq = next_seq_;
-    batch_keys_.push_back(k);
-  }
+  // The range delete follows the batch's earlier data writes, so it covers
+  // them too (a batch is applied in order).
   batch_.DeleteRange(Cf::kData, std::string(8, '\0'), std::string(9, '\xff'));
+  index_.Clear();
   key_count_ = 0;
   digest_[0] = digest_[1] = 0;
-  flush_seq_ = next_seq_;
   dirty_ = true;
 }
 
@@ -215,10 +199,7 @@ bool KvStore::TakeWrites(WriteBatch* batch, uint64_t* seq) {
   batch_.Put(Cf::kMeta, kMetaStateKey, meta);
   batch->Append(std::move(batch_));
   batch_.Clear();
-  *seq = next_seq_;
-  if (!batch_keys_.empty()) keys_by_seq_.emplace_back(next_seq_, std::move(batch_keys_));
-  batch_keys_.clear();
-  ++next_seq_;
+  *seq = next_seq_++;
   dirty_ = false;
   return true;
 }
@@ -226,56 +207,6 @@ bool KvStore::TakeWrites(WriteBatch* batch, uint64_t* seq) {
 void KvStore::WritesDone(uint64_t seq) {
   RKV_ASSERT(seq > written_seq_);
   written_seq_ = seq;
-  while (!keys_by_seq_.empty() && keys_by_seq_.front().first <= seq) {
-    for (const std::string& k : keys_by_seq_.front().second) {
-      auto it = overlay_.find(k);
-      if (it != overlay_.end() && it->second.seq <= seq) overlay_.erase(it);
-    }
-    keys_by_seq_.pop_front();
-  }
-}
-
-uint64_t KvStore::Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys) {
-  std::string start;
-  PutFixed64BE(&start, cursor);
-  // Overlay entries at or after the cursor, in data-key order.
-  std::map<std::string, const OverlayEntry*> pending;
-  for (const auto& [k, e] : overlay_) {
-    std::string dk = DataKey(k);
-    if (dk >= start) pending.emplace(std::move(dk), &e);
-  }
-  std::unique_ptr<Iterator> it;
-  if (flush_seq_ <= written_seq_) {
-    it = engine_->NewIterator(Cf::kData);
-    it->Seek(start);
-  }
-  auto p = pending.begin();
-  uint64_t last_hash = 0;
-  bool have_last = false;
-  for (;;) {
-    bool engine_valid = it && it->Valid();
-    if (!engine_valid && p == pending.end()) return 0;
-    // The next data key in merged order; the overlay wins on equal keys.
-    std::string dk;
-    bool present;
-    if (p != pending.end() && (!engine_valid || p->first <= it->key())) {
-      if (engine_valid && p->first == it->key()) it->Next();
-      dk = p->first;
-      present = p->second->present;
-      ++p;
-    } else {
-      dk.assign(it->key());
-      present = true;
-      it->Next();
-    }
-    uint64_t h = DecodeFixed64BE(dk.data());
-    if (have_last && h != last_hash && keys->size() >= count) return h == 0 ? 0 : h;
-    if (present) {
-      keys->emplace_back(UserKey(dk));
-      last_hash = h;
-      have_last = true;
-    }
-  }
 }
 
 }  // namespace rkv

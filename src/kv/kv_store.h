@@ -1,9 +1,10 @@
-// The applied key-value state of a replica.
+// The applied state of a replica.
 //
-// The durable copy lives in the engine's data column family; applied writes
-// the storage thread has not written yet are held in an overlay, so reads on
-// the event loop always see exactly the applied state without waiting for the
-// disk. The overlay holds only writes in flight; WritesDone() trims it.
+// All of it is held in memory (kv/key_index.h): every read, and the old-value
+// lookup of every write, is served from there. The durable copy lives in the
+// engine's data column family; applied writes are handed to the storage thread
+// in batches (TakeWrites) and Load() rebuilds the memory copy from the engine
+// at start and after a snapshot is installed.
 //
 // Also maintained incrementally, and persisted with every batch of writes:
 // the applied log position, the key count (DBSIZE) and an order-independent
@@ -13,14 +14,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/replica_core.h"
 #include "core/stored_value.h"
+#include "kv/key_index.h"
 #include "storage/engine.h"
 
 namespace rkv {
@@ -40,20 +40,28 @@ class KvStore {
   // --- reads ---
   // The stored bytes of `key` (core/stored_value.h), or false when absent.
   bool Get(std::string_view key, std::string* stored);
+  // The same without a copy: valid until the next write to the state.
+  bool Find(std::string_view key, std::string_view* stored) const {
+    return index_.Find(key, stored);
+  }
+  bool Contains(std::string_view key) const {
+    std::string_view v;
+    return index_.Find(key, &v);
+  }
   uint64_t key_count() const { return key_count_; }
+  size_t memory_bytes() const { return index_.memory_bytes(); }
   std::string digest() const;
   LogPosition applied() const { return applied_; }
-  // Keys in scan order from `cursor` (0 = start): at least `count` keys when
-  // that many remain, plus every key sharing the last one's hash. Returns the
-  // cursor to continue from, 0 when done. The cursor is a position in hash
-  // order, so keys present for a whole scan are returned at least once.
-  uint64_t Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys);
+  // Keys from `cursor` (0 = start), Redis SCAN style: at least `count` keys
+  // when that many remain; returns the cursor to continue from, 0 when done.
+  // A key present for a whole scan is returned at least once.
+  uint64_t Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys) {
+    return index_.Scan(cursor, count, keys);
+  }
 
   // --- writes, only while applying entries ---
-  // `old` is the key's current stored bytes as returned by Get, or nullptr when
-  // the key is absent (it keeps the key count and digest exact).
-  void Put(std::string_view key, std::string stored, const std::string* old);
-  void Delete(std::string_view key, const std::string& old);
+  void Put(std::string_view key, std::string_view stored);
+  void Delete(std::string_view key);
   void Clear();
   void SetApplied(LogPosition pos) {
     applied_ = pos;
@@ -71,8 +79,6 @@ class KvStore {
   bool TakeWrites(WriteBatch* batch, uint64_t* seq);
   // The batch `seq` (and all before it) is written to the engine.
   void WritesDone(uint64_t seq);
-
-  size_t overlay_size() const { return overlay_.size(); }
 
   // --- undo, for entries applied before they were majority-committed ---
   struct UndoItem {
@@ -94,27 +100,20 @@ class KvStore {
   static std::string_view UserKey(std::string_view data_key) { return data_key.substr(8); }
 
  private:
-  struct OverlayEntry {
-    bool present = false;
-    std::string stored;
-    uint64_t seq = 0;  // the batch that carries this write
-  };
   void DigestAdd(std::string_view key, std::string_view stored, bool add);
+  void RecordUndo(std::string_view key);
 
   Engine* engine_;
+  KeyIndex index_;
   LogPosition applied_;
   uint64_t key_count_ = 0;
   uint64_t digest_[2] = {0, 0};
   std::string membership_;
   bool dirty_ = false;
 
-  std::unordered_map<std::string, OverlayEntry> overlay_;
-  std::deque<std::pair<uint64_t, std::vector<std::string>>> keys_by_seq_;
-  std::vector<std::string> batch_keys_;  // keys written in the batch being built
   WriteBatch batch_;
   uint64_t next_seq_ = 1;     // the seq of the batch being built
   uint64_t written_seq_ = 0;  // every batch up to this is in the engine
-  uint64_t flush_seq_ = 0;    // a FLUSHALL rides in this batch
   bool capturing_ = false;
   std::vector<UndoItem> undo_;
 };

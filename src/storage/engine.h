@@ -112,7 +112,9 @@ class Engine {
 
 struct EngineOptions {
   std::string dir;  // data directory (RocksDB); ignored by the memory engine
-  uint64_t block_cache_bytes = 64ULL << 20;
+  // Small: the applied state is read from memory (kv/key_index.h); the engine
+  // is read at start, for snapshots and for the log.
+  uint64_t block_cache_bytes = 8ULL << 20;
 };
 
 Result<std::unique_ptr<Engine>> OpenRocksDbEngine(const EngineOptions& options);

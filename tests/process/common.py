@@ -34,6 +34,11 @@ def _cleanup():
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+    for path in _reserved:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 atexit.register(_cleanup)
@@ -51,13 +56,55 @@ def port_free(port):
         s.close()
 
 
+RESERVATIONS = "/tmp/rkv-test-ports"
+
+
+def _reserve(base):
+    """Claims ports base..base+99 for this process (tests run in parallel:
+    a port free now may be taken by another test before our node binds it)."""
+    os.makedirs(RESERVATIONS, exist_ok=True)
+    path = os.path.join(RESERVATIONS, str(base // 100))
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            with open(path) as f:
+                owner = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return False
+        if owner and _alive(owner):
+            return False
+        os.unlink(path)  # left by a process that is gone
+        return _reserve(base)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    _reserved.append(path)
+    return True
+
+
+_reserved = []
+
+
 def free_base_port(span=3, offsets=(0, 100, 200)):
-    """A base port P such that P+o..P+o+span-1 are free for each offset."""
+    """A base port P such that P+o..P+o+span-1 are free for each offset, and
+    reserved for this process (the hundreds P, P+100 and P+200)."""
     rng = random.Random(os.getpid() ^ int(time.time() * 1000))
-    for _ in range(200):
-        base = rng.randrange(20000, 40000, 10)
-        if all(port_free(base + o + i) for o in offsets for i in range(span)):
+    for _ in range(400):
+        base = rng.randrange(200, 600) * 100 + rng.randrange(0, 90, 10)
+        if not all(port_free(base + o + i) for o in offsets for i in range(span)):
+            continue
+        claimed = []
+        for o in offsets:
+            if _reserve(base + o):
+                claimed.append(base + o)
+            else:
+                break
+        if len(claimed) == len(offsets):
             return base
+        for c in claimed:
+            path = os.path.join(RESERVATIONS, str(c // 100))
+            _reserved.remove(path)
+            os.unlink(path)
     raise RuntimeError("no free ports")
 
 

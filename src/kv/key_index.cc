@@ -1,0 +1,166 @@
+#include "kv/key_index.h"
+
+#include <cstring>
+#include <new>
+
+#include "core/encoding.h"
+
+namespace rkv {
+
+namespace {
+
+constexpr size_t kMinBuckets = 16;
+
+uint64_t ReverseBits(uint64_t v) {
+  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+  return __builtin_bswap64(v);
+}
+
+}  // namespace
+
+// One allocation: the header, then the key, then room for the stored bytes.
+struct KeyIndex::Node {
+  Node* next;
+  uint64_t hash;
+  uint32_t key_size;
+  uint32_t value_size;
+  uint32_t value_capacity;
+  char* key() { return reinterpret_cast<char*>(this + 1); }
+  char* value() { return key() + key_size; }
+  std::string_view key_view() { return {key(), key_size}; }
+  std::string_view value_view() { return {value(), value_size}; }
+};
+
+KeyIndex::KeyIndex() : buckets_(kMinBuckets, nullptr) {}
+
+KeyIndex::~KeyIndex() { Clear(); }
+
+KeyIndex::Node* KeyIndex::NewNode(uint64_t hash, std::string_view key, std::string_view stored) {
+  void* mem = ::operator new(sizeof(Node) + key.size() + stored.size());
+  Node* n = static_cast<Node*>(mem);
+  n->next = nullptr;
+  n->hash = hash;
+  n->key_size = static_cast<uint32_t>(key.size());
+  n->value_size = static_cast<uint32_t>(stored.size());
+  n->value_capacity = static_cast<uint32_t>(stored.size());
+  if (!key.empty()) std::memcpy(n->key(), key.data(), key.size());
+  if (!stored.empty()) std::memcpy(n->value(), stored.data(), stored.size());
+  return n;
+}
+
+void KeyIndex::FreeNode(Node* n) { ::operator delete(static_cast<void*>(n)); }
+
+KeyIndex::Node** KeyIndex::Slot(std::string_view key, uint64_t hash) const {
+  Node** slot = const_cast<Node**>(&buckets_[hash & (buckets_.size() - 1)]);
+  while (*slot && ((*slot)->hash != hash || (*slot)->key_view() != key)) slot = &(*slot)->next;
+  return slot;
+}
+
+bool KeyIndex::Find(std::string_view key, std::string_view* stored) const {
+  Node* n = *Slot(key, HashKey(key));
+  if (!n) return false;
+  *stored = n->value_view();
+  return true;
+}
+
+bool KeyIndex::Set(std::string_view key, std::string_view stored) {
+  uint64_t hash = HashKey(key);
+  Node** slot = Slot(key, hash);
+  if (Node* n = *slot) {
+    if (stored.size() <= n->value_capacity) {
+      // In place: the common case of a value rewritten at the same size.
+      entry_bytes_ += stored.size();
+      entry_bytes_ -= n->value_size;
+      if (!stored.empty()) std::memmove(n->value(), stored.data(), stored.size());
+      n->value_size = static_cast<uint32_t>(stored.size());
+      return false;
+    }
+    Node* fresh = NewNode(hash, key, stored);
+    fresh->next = n->next;
+    entry_bytes_ += stored.size();
+    entry_bytes_ -= n->value_capacity;
+    *slot = fresh;
+    FreeNode(n);
+    return false;
+  }
+  Node* n = NewNode(hash, key, stored);
+  *slot = n;
+  ++size_;
+  entry_bytes_ += sizeof(Node) + key.size() + stored.size();
+  if (size_ > buckets_.size()) Resize(buckets_.size() * 2);
+  return true;
+}
+
+bool KeyIndex::Erase(std::string_view key) {
+  Node** slot = Slot(key, HashKey(key));
+  Node* n = *slot;
+  if (!n) return false;
+  *slot = n->next;
+  entry_bytes_ -= sizeof(Node) + n->key_size + n->value_capacity;
+  FreeNode(n);
+  --size_;
+  MaybeShrink();
+  return true;
+}
+
+void KeyIndex::Clear() {
+  for (Node*& head : buckets_) {
+    while (head) {
+      Node* next = head->next;
+      FreeNode(head);
+      head = next;
+    }
+  }
+  buckets_.assign(kMinBuckets, nullptr);
+  buckets_.shrink_to_fit();
+  size_ = 0;
+  entry_bytes_ = 0;
+}
+
+void KeyIndex::MaybeShrink() {
+  // As Redis: shrink once less than a tenth of the buckets would be used.
+  if (buckets_.size() > kMinBuckets && size_ * 10 < buckets_.size()) {
+    size_t n = kMinBuckets;
+    while (n < size_) n *= 2;
+    Resize(n);
+  }
+}
+
+void KeyIndex::Resize(size_t buckets) {
+  std::vector<Node*> fresh(buckets, nullptr);
+  size_t mask = buckets - 1;
+  for (Node* head : buckets_) {
+    while (head) {
+      Node* next = head->next;
+      Node*& b = fresh[head->hash & mask];
+      head->next = b;
+      b = head;
+      head = next;
+    }
+  }
+  buckets_.swap(fresh);
+}
+
+uint64_t KeyIndex::Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys) const {
+  if (size_ == 0) return 0;
+  const uint64_t mask = buckets_.size() - 1;
+  size_t added = 0;
+  // Redis's dictScan: visit bucket (cursor & mask), then increment the cursor's
+  // reversed bits, so that the buckets a resize splits or merges are covered
+  // whatever the table's size at the next call.
+  do {
+    for (Node* n = buckets_[cursor & mask]; n; n = n->next) {
+      keys->emplace_back(n->key_view());
+      ++added;
+    }
+    cursor |= ~mask;
+    cursor = ReverseBits(cursor);
+    ++cursor;
+    cursor = ReverseBits(cursor);
+  } while (cursor != 0 && added < count);
+  return cursor;
+}
+
+}  // namespace rkv
