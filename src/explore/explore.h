@@ -32,10 +32,8 @@ struct ExploreScenario {
   uint32_t faults = 0;
 };
 
-// Whether the simulator runs reads at this SimConfig::consistency.
-bool SimRunsLevel(const std::string& level);
-// Acks policies × read levels, the levels in kExploreReadLevels order,
-// keeping only the levels the simulator runs.
+// Acks policies × read levels (strong, session, bounded:250, eventual: values
+// of SimConfig::consistency, as ParseSimConsistency accepts them).
 std::vector<ExploreSetting> ExploreSettings();
 std::vector<ExploreScenario> ExploreScenarios();
 

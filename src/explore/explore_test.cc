@@ -40,9 +40,13 @@ ExploreResult Explore(std::vector<ExploreSetting> settings, std::vector<std::str
 
 TEST(Explore, SettingsAndScenariosAreTheFixedLists) {
   std::vector<ExploreSetting> s = ExploreSettings();
-  ASSERT_GE(s.size(), 8u) << "4 acks policies × at least strong and eventual";
+  ASSERT_EQ(s.size(), 16u) << "4 acks policies × 4 read levels";
   EXPECT_EQ(s.front().Name(), "acks=async, strong reads");
-  for (const ExploreSetting& x : s) EXPECT_TRUE(SimRunsLevel(x.consistency));
+  for (const ExploreSetting& x : s) {
+    ReadConsistency rc;
+    std::string why;
+    EXPECT_TRUE(ParseSimConsistency(x.consistency, &rc, &why)) << x.consistency << ": " << why;
+  }
   std::vector<std::string> names;
   for (const ExploreScenario& x : ExploreScenarios()) names.push_back(x.name);
   EXPECT_EQ(names, (std::vector<std::string>{"none", "crash", "partition", "all"}));
@@ -52,11 +56,8 @@ TEST(Explore, SettingsAndScenariosAreTheFixedLists) {
 TEST(Explore, TheTableHasTheShapeTheSettingsPromise) {
   std::vector<ExploreSetting> settings = {{AcksPolicy::kAsync, "strong"},
                                           {AcksPolicy::kQuorum, "strong"},
-                                          {AcksPolicy::kQuorum, "eventual"}};
-  // The session level, once the simulator runs it, must keep its promises
-  // under quorum.
-  bool session = SimRunsLevel("session");
-  if (session) settings.push_back({AcksPolicy::kQuorum, "session"});
+                                          {AcksPolicy::kQuorum, "eventual"},
+                                          {AcksPolicy::kQuorum, "session"}};
   ExploreResult r = Explore(settings, {"crash", "partition", "all"}, 10);
   uint64_t async_lost = 0;
   for (const char* f : {"crash", "partition", "all"}) {
@@ -83,12 +84,10 @@ TEST(Explore, TheTableHasTheShapeTheSettingsPromise) {
     EXPECT_GT(eventual.read_your_writes, 0u) << f;
     EXPECT_GT(eventual.non_linearizable, 0u) << f;
     EXPECT_LT(eventual.read_p50_ns, strong.read_p50_ns) << f << ": a local read does not wait";
-    if (session) {
-      const ExploreCell& s = Cell(r, AcksPolicy::kQuorum, "session", f);
-      EXPECT_EQ(s.read_your_writes, 0u) << f;
-      EXPECT_EQ(s.non_monotonic, 0u) << f;
-      EXPECT_EQ(s.not_prefix, 0u) << f;
-    }
+    const ExploreCell& session = Cell(r, AcksPolicy::kQuorum, "session", f);
+    EXPECT_EQ(session.read_your_writes, 0u) << f;
+    EXPECT_EQ(session.non_monotonic, 0u) << f;
+    EXPECT_EQ(session.not_prefix, 0u) << f;
   }
   // Failover (a crashed or cut-off leader) is what loses them: rare under
   // crashes alone (the leader must die within a replication round trip),
