@@ -85,6 +85,9 @@ struct Violation {
   std::string header;
   std::vector<uint32_t> ops;  // shown in invocation order
   uint32_t missed = kNone;    // the write the read lacks, when it is one
+  // Explained by a rollback in another way: an earlier read's state held a
+  // write that was rolled back (a counter that went down).
+  bool rolled_back = false;
 };
 
 class Report {
@@ -97,6 +100,10 @@ class Report {
       ++rolled_back_;
       if (!v.header.empty() && v.header.back() == ':') v.header.pop_back();
       v.header += " (that write was rolled back: a rollback record holds it):";
+    } else if (v.rolled_back) {
+      ++rolled_back_;
+      if (!v.header.empty() && v.header.back() == ':') v.header.pop_back();
+      v.header += " (the earlier read's state held a write that was rolled back):";
     }
     if (shown_ >= kShownViolationsMax) return;
     ++shown_;
@@ -288,7 +295,9 @@ void Checker::CheckMonotonic(uint32_t r, const View& v) {
   mr_.Add(m_, {r,
                "  " + Who(r) + ": a counter read went down — it read " + std::to_string(*v.number) +
                    " after the session had read " + std::to_string(before) + ":",
-               {earlier, r}});
+               {earlier, r},
+               kNone,
+               m_.HeldRolledBack(earlier)});
 }
 
 void Checker::CheckPrefix(uint32_t r, const View& v) {

@@ -62,6 +62,7 @@ Status Model::Build(const History& h) {
     if (e.type == EventType::kRollback) {
       rolled_back_at_.insert({e.term, e.index});
       RolledBackWrites& w = rolled_back_[e.key];
+      w.positions.push_back({e.term, e.index});
       // The command's arguments name the write exactly; the value is what the
       // write left, which for an append holds earlier tokens too.
       if (e.command.size() >= 3)
@@ -220,6 +221,16 @@ bool Model::RolledBack(uint32_t w) const {
   for (const std::string& v : r.values)
     if (o.type == OpType::kAppend ? FindToken(v, *o.value, 0) != std::string::npos : v == *o.value)
       return true;
+  return false;
+}
+
+bool Model::HeldRolledBack(uint32_t read) const {
+  const Op& o = ops_[read];
+  if (!o.pos.known) return false;
+  auto it = rolled_back_.find(keys_[o.key].name);
+  if (it == rolled_back_.end()) return false;
+  for (const auto& [term, index] : it->second.positions)
+    if (term == o.pos.term && index <= o.pos.index) return true;
   return false;
 }
 

@@ -118,6 +118,10 @@ class Model {
   // record's command, or, for a record without a command, its value (a
   // token in it, for an append).
   bool RolledBack(uint32_t write) const;
+  // Whether a read's state held a write to its key that was later rolled
+  // back: a rollback event on the key in the read's term at or below its
+  // index (a log holding (t, i) holds every entry of term t before i).
+  bool HeldRolledBack(uint32_t read) const;
 
  private:
   Status Invoke(const Event& e, uint64_t position, uint64_t line);
@@ -132,8 +136,9 @@ class Model {
   std::vector<std::string> session_names_;
   std::vector<Step> steps_;
   struct RolledBackWrites {
-    std::vector<std::string> arguments;  // the commands' arguments after the key
-    std::vector<std::string> values;     // of records without a command
+    std::vector<std::string> arguments;                    // the commands' arguments after the key
+    std::vector<std::string> values;                       // of records without a command
+    std::vector<std::pair<uint64_t, uint64_t>> positions;  // (term, index)
   };
   std::set<std::pair<uint64_t, uint64_t>> rolled_back_at_;         // (term, index)
   std::unordered_map<std::string, RolledBackWrites> rolled_back_;  // by key

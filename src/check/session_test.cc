@@ -150,6 +150,38 @@ TEST(Session, WithoutVersionsTheRollbackRecordsCommandNamesTheWrite) {
   EXPECT_EQ(x1.counts.at("rolled_back"), 0u) << x1.summary;
 }
 
+TEST(Session, ACounterGoingDownFromARolledBackStateIsCountedApart) {
+  // Client 2 reads 8 at version 2.11, a state holding the incr at 2.10 that
+  // was later rolled back, then 3: the counter went down, explained by the
+  // rollback. Without the record it is not.
+  std::string events =
+      R"({"client":1,"type":"invoke","op":"incr","key":"k","value":3,"time":10,"node":1})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"incr","key":"k","value":3,"result":3,"time":20,"node":1,"version":"1.5"})"
+      "\n"
+      R"({"client":1,"type":"invoke","op":"incr","key":"k","value":5,"time":30,"node":1})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"incr","key":"k","value":5,"result":8,"time":40,"node":1,"version":"2.10"})"
+      "\n"
+      R"({"client":2,"type":"invoke","op":"read","key":"k","time":50,"node":1})"
+      "\n"
+      R"({"client":2,"type":"ok","op":"read","key":"k","value":"8","time":60,"node":1,"version":"2.11"})"
+      "\n"
+      R"({"client":2,"type":"invoke","op":"read","key":"k","time":70,"node":2})"
+      "\n"
+      R"({"client":2,"type":"ok","op":"read","key":"k","value":"3","time":80,"node":2,"version":"3.9"})"
+      "\n";
+  std::string rollback =
+      R"({"type":"rollback","node":1,"key":"k","value":"8","term":2,"index":10,"command":["incrby","k","5"]})";
+  for (bool recorded : {true, false}) {
+    Result<History> h = ParseHistory(events + (recorded ? rollback : ""));
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    CheckResult mr = CheckSessions(*h, SessionChecks{false, true, false, false})[0];
+    EXPECT_EQ(mr.counts.at("violations"), 1u) << mr.summary;
+    EXPECT_EQ(mr.counts.at("rolled_back"), recorded ? 1u : 0u) << mr.summary;
+  }
+}
+
 TEST(Session, MalformedHistoryIsUnknown) {
   Result<History> h =
       ParseHistory(R"({"client":1,"type":"ok","op":"read","key":"k","value":"a","time":1})");
