@@ -7,6 +7,12 @@
 
 namespace rkv {
 
+const CheckResult* FindCheck(const std::vector<CheckResult>& results, std::string_view name) {
+  for (const CheckResult& r : results)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
 std::string_view VerdictName(CheckResult::Verdict v) {
   switch (v) {
     case CheckResult::Verdict::kOk:

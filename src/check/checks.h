@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "check/history.h"
@@ -40,5 +41,7 @@ inline constexpr const char* kCheckNames =
 Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
                                            const LinearizableOptions* lin = nullptr);
 std::string_view VerdictName(CheckResult::Verdict v);
+// The result of the check named `name`, or null when it did not run.
+const CheckResult* FindCheck(const std::vector<CheckResult>& results, std::string_view name);
 
 }  // namespace rkv
