@@ -5,7 +5,7 @@ ASAN_DIR ?= build/asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build demo test test-asan bootstrap lint clean bench
+.PHONY: all build demo test test-asan bootstrap lint clean bench microbench
 
 all: build
 
@@ -42,6 +42,12 @@ lint:
 BENCH_FLAGS ?=
 bench: build
 	bench/run $(if $(QUICK),--quick,--update-docs) $(BENCH_FLAGS)
+
+# The hot path's parts one by one (src/bench/microbench.cc), Google Benchmark.
+# MICROBENCH_FLAGS passes flags, e.g. --benchmark_filter=Resp.
+MICROBENCH_FLAGS ?=
+microbench: build
+	$(BUILD_DIR)/rkv_microbench $(MICROBENCH_FLAGS)
 
 clean:
 	rm -rf build

@@ -258,17 +258,20 @@ TEST(Sim, CompactionAndSnapshotsHappen) {
   // Every run compacts its log (small bounds in the simulator), so followers
   // that fall behind get snapshots: make sure that path is really exercised.
   SimConfig c = Config(AcksPolicy::kQuorum);
-  uint64_t installed = 0, joins = 0;
-  for (uint64_t s = 1; s <= Seeds(20); ++s) {
+  // The bounds scale with the seed count (the sanitizer build runs fewer).
+  uint64_t installed = 0, joins = 0, membership_runs = 0;
+  const uint64_t seeds = Seeds(20);
+  for (uint64_t s = 1; s <= seeds; ++s) {
     c.seed = s;
     c.membership = s % 2 == 0;
+    membership_runs += c.membership;
     SimResult r = RunSimulation(c);
     EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
     installed += r.stats.snapshots_installed;
     joins += r.stats.joins;
   }
-  EXPECT_GT(installed, 10u);
-  EXPECT_GT(joins, 5u);
+  EXPECT_GE(installed, seeds / 2) << "snapshots installed over " << seeds << " seeds";
+  EXPECT_GE(joins, membership_runs) << "joins over " << membership_runs << " membership runs";
 }
 
 TEST(Sim, SameSeedSameHistory) {
