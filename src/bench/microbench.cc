@@ -117,8 +117,8 @@ void BM_LogAppendMemory(benchmark::State& state) {
 BENCHMARK(BM_LogAppendMemory);
 
 void BM_LogAppendRocksDb(benchmark::State& state) {
-  std::string dir = std::filesystem::temp_directory_path() /
-                    ("rkv-microbench-" + std::to_string(::getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("rkv-microbench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   {
     EngineOptions options;
@@ -175,7 +175,8 @@ class CoreCluster {
           moved = true;
           Ready rd = core->TakeReady();
           std::optional<LogPosition> persisted;
-          if (!rd.append.empty()) persisted = LogPosition{rd.append.back().term, rd.append.back().index};
+          if (!rd.append.empty())
+            persisted = LogPosition{rd.append.back().term, rd.append.back().index};
           for (Message& m : rd.messages) queue_.push_back(std::move(m));
           for (Message& m : rd.messages_after_persist) queue_.push_back(std::move(m));
           for (const ApplyItem& a : rd.apply)
