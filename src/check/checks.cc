@@ -3,8 +3,15 @@
 #include <set>
 
 #include "check/linearizable.h"
+#include "check/session.h"
 
 namespace rkv {
+
+const CheckResult* FindCheck(const std::vector<CheckResult>& results, std::string_view name) {
+  for (const CheckResult& r : results)
+    if (r.name == name) return &r;
+  return nullptr;
+}
 
 std::string_view VerdictName(CheckResult::Verdict v) {
   switch (v) {
@@ -187,23 +194,40 @@ CheckResult CheckConvergence(const History& h) {
 
 Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
                                            const LinearizableOptions* lin) {
-  std::vector<CheckResult> out;
+  std::vector<std::string> list;
+  SessionChecks session;
   size_t start = 0;
   while (start <= names.size()) {
     size_t comma = names.find(',', start);
     std::string name =
         names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (name == "lost-writes")
-      out.push_back(CheckLostWrites(h));
-    else if (name == "convergence")
-      out.push_back(CheckConvergence(h));
-    else if (name == "linearizable")
-      out.push_back(CheckLinearizable(h, lin ? *lin : LinearizableOptions{}));
-    else
+    bool* flag = name == "read-your-writes"    ? &session.read_your_writes
+                 : name == "monotonic-reads"   ? &session.monotonic_reads
+                 : name == "consistent-prefix" ? &session.consistent_prefix
+                 : name == "stale-reads"       ? &session.stale_reads
+                                               : nullptr;
+    if (flag) *flag = true;
+    if (!flag && name != "lost-writes" && name != "convergence" && name != "linearizable")
       return Status::Invalid("--checks: unknown check '" + name +
-                             "' (available: lost-writes, convergence, linearizable)");
+                             "' (available: " + std::string(kCheckNames) + ")");
+    list.push_back(name);
     if (comma == std::string::npos) break;
     start = comma + 1;
+  }
+  // The session checks share one pass over the history.
+  std::vector<CheckResult> sessions = CheckSessions(h, session);
+  std::vector<CheckResult> out;
+  for (const std::string& name : list) {
+    if (name == "lost-writes") {
+      out.push_back(CheckLostWrites(h));
+    } else if (name == "convergence") {
+      out.push_back(CheckConvergence(h));
+    } else if (name == "linearizable") {
+      out.push_back(CheckLinearizable(h, lin ? *lin : LinearizableOptions{}));
+    } else {
+      for (const CheckResult& r : sessions)
+        if (r.name == name) out.push_back(r);
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "check/history.h"
@@ -30,11 +31,17 @@ CheckResult CheckConvergence(const History& h);
 
 struct LinearizableOptions;  // check/linearizable.h
 
-// Runs the checks named in `names` (comma-separated): lost-writes,
-// convergence, linearizable. Unknown names are an error. `lin` tunes the
+inline constexpr const char* kCheckNames =
+    "lost-writes, convergence, linearizable, read-your-writes, monotonic-reads, "
+    "consistent-prefix, stale-reads";
+
+// Runs the checks named in `names` (comma-separated; kCheckNames, the session
+// ones from check/session.h). Unknown names are an error. `lin` tunes the
 // linearizable check (defaults when null).
 Result<std::vector<CheckResult>> RunChecks(const History& h, const std::string& names,
                                            const LinearizableOptions* lin = nullptr);
 std::string_view VerdictName(CheckResult::Verdict v);
+// The result of the check named `name`, or null when it did not run.
+const CheckResult* FindCheck(const std::vector<CheckResult>& results, std::string_view name);
 
 }  // namespace rkv

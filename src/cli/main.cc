@@ -11,6 +11,7 @@ namespace rkv {
 int RunDemoCommand(const std::vector<std::string>& args);
 int RunSimCommand(const std::vector<std::string>& args);
 int RunCheckCommand(const std::vector<std::string>& args);
+int RunExploreCommand(const std::vector<std::string>& args);
 int RunConvertCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
 }  // namespace rkv
@@ -26,6 +27,7 @@ void Usage(FILE* out) {
                "  demo      a narrated tour that starts a node, shows what it does, and exits\n"
                "  sim       run whole clusters in one thread under faults, deterministically\n"
                "  check     judge a history (JSON lines) with the consistency checkers\n"
+               "  explore   the trade-off table: every setting under each fault, measured\n"
                "  convert   turn a Jepsen history (EDN or log lines) into JSON lines\n"
                "  bench     a load generator for ReplicaKV, Redis and etcd (HDR latencies)\n"
                "  version   print the version\n");
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return rkv::RunDemoCommand(args);
   if (cmd == "sim") return rkv::RunSimCommand(args);
   if (cmd == "check") return rkv::RunCheckCommand(args);
+  if (cmd == "explore") return rkv::RunExploreCommand(args);
   if (cmd == "convert") return rkv::RunConvertCommand(args);
   if (cmd == "bench") return rkv::RunBenchCommand(args);
   if (cmd == "version" || cmd == "--version") {

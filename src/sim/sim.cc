@@ -9,6 +9,7 @@
 #include <set>
 
 #include "check/linearizable.h"
+#include "check/session.h"
 #include "core/random.h"
 #include "core/stored_value.h"
 #include "kv/command_codec.h"
@@ -96,6 +97,17 @@ uint64_t AllowedStalenessNs(const SimConfig& c) {
 bool LinearizabilityRequired(const SimConfig& c) {
   return c.consistency == "strong" &&
          !(c.acks == AcksPolicy::kAsync || (c.acks == AcksPolicy::kOne && c.nodes >= 4));
+}
+
+bool SessionGuaranteesRequired(const SimConfig& c) { return c.consistency == "session"; }
+
+uint64_t UnexplainedViolations(const CheckResult& r) {
+  if (r.verdict == CheckResult::Verdict::kUnknown) return 1;
+  auto get = [&](const char* k) {
+    auto it = r.counts.find(k);
+    return it == r.counts.end() ? uint64_t{0} : it->second;
+  };
+  return get("violations") - std::min(get("violations"), get("rolled_back"));
 }
 
 bool LossAllowed(const SimConfig& c) {
@@ -1061,16 +1073,32 @@ SimResult Simulation::Run() {
     if (!LinearizabilityRequired(c_)) lin.shrink_steps = 0;
     result_.checks.push_back(CheckLinearizable(result_.history, lin));
   }
+  // The other levels' reads go through the session checks (one pass): session
+  // reads must keep them; bounded and eventual reads report them. (Strong
+  // reads have the linearizable check, which implies them.)
+  if (c_.consistency != "strong")
+    for (CheckResult& r : CheckSessions(result_.history, SessionChecks{true, true, true, true}))
+      result_.checks.push_back(std::move(r));
   const CheckResult& lost = result_.checks[0];
   bool lost_ok = LossAllowed(c_)
                      ? lost.counts.at("unrecorded") == 0 && lost.counts.at("duplicated") == 0
                      : lost.ok();
-  bool lin_ok = !LinearizabilityRequired(c_) || result_.checks[2].ok();
+  const CheckResult* lin = FindCheck(result_.checks, "linearizable");
+  bool lin_ok = !LinearizabilityRequired(c_) || lin->ok();
+  const CheckResult* session_broken = nullptr;
+  if (SessionGuaranteesRequired(c_))
+    for (const char* name : kSessionGuarantees) {
+      const CheckResult* r = FindCheck(result_.checks, name);
+      if (UnexplainedViolations(*r) > 0) {
+        session_broken = r;
+        break;
+      }
+    }
   uint64_t allowed_staleness = AllowedStalenessNs(c_);
   bool bound_ok = read_level_.level != ReadLevel::kBounded ||
                   result_.stats.max_staleness_ns <= allowed_staleness;
-  result_.ok =
-      result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok && bound_ok;
+  result_.ok = result_.violations.empty() && lost_ok && result_.checks[1].ok() && lin_ok &&
+               bound_ok && !session_broken;
   if (!result_.violations.empty()) {
     result_.verdict = "FAIL: " + result_.violations[0];
   } else if (!lost_ok) {
@@ -1078,15 +1106,18 @@ SimResult Simulation::Run() {
   } else if (!result_.checks[1].ok()) {
     result_.verdict = "FAIL: " + result_.checks[1].summary;
   } else if (!lin_ok) {
-    result_.verdict = result_.checks[2].verdict == CheckResult::Verdict::kFail
-                          ? "FAIL: not linearizable: " + result_.checks[2].summary
+    result_.verdict = lin->verdict == CheckResult::Verdict::kFail
+                          ? "FAIL: not linearizable: " + lin->summary
                           : "FAIL: linearizability could not be decided (raise the check's "
                             "limits with replicakv check): " +
-                                result_.checks[2].summary;
+                                lin->summary;
   } else if (!bound_ok) {
     result_.verdict =
         "FAIL: a bounded read was " + std::to_string(result_.stats.max_staleness_ns / kMs) +
         " ms stale, beyond the allowed " + std::to_string(allowed_staleness / kMs) + " ms";
+  } else if (session_broken) {
+    result_.verdict =
+        "FAIL: session reads broke " + session_broken->name + ": " + session_broken->summary;
   } else {
     result_.verdict = "ok";
   }

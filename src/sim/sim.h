@@ -99,6 +99,18 @@ bool LossAllowed(const SimConfig& c);
 // failing the run: a rolled-back write makes a history legitimately
 // non-linearizable.
 bool LinearizabilityRequired(const SimConfig& c);
+// The guarantees the session level promises, as the checks that judge them
+// (check/session.h).
+inline constexpr const char* kSessionGuarantees[] = {"read-your-writes", "monotonic-reads",
+                                                     "consistent-prefix"};
+// Whether the session guarantees must hold: session reads, under every acks
+// setting, for writes that are not rolled back (CONTRACTS.md §5). At bounded
+// and eventual the session checks run and report without failing the run;
+// strong reads are judged by the linearizable check instead.
+bool SessionGuaranteesRequired(const SimConfig& c);
+// A session check's reads that broke it other than by missing a write that
+// was rolled back; a check that could not decide counts as broken.
+uint64_t UnexplainedViolations(const CheckResult& r);
 // The command line that reproduces a run.
 std::string ReproduceCommand(const SimConfig& c);
 

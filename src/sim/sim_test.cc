@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 
 namespace rkv {
 namespace {
@@ -28,6 +29,16 @@ struct Totals {
   uint64_t not_linearizable = 0;  // runs whose history the linearizable check rejected
   uint64_t failed_otherwise = 0;  // runs failed by anything but that check
   std::string first_failure, first_other_failure;
+  // The session checks, which judge every run's reads: per guarantee, the
+  // reads that broke it and the runs with at least one such read.
+  std::map<std::string, uint64_t> broke, runs_breaking;
+  uint64_t reads_judged = 0, stale_reads = 0;
+  std::string first_session_violation;
+  uint64_t SessionViolations() const {
+    uint64_t n = 0;
+    for (const char* g : kSessionGuarantees) n += broke.count(g) ? broke.at(g) : 0;
+    return n;
+  }
 };
 
 Totals RunSeeds(SimConfig c, uint64_t seeds) {
@@ -43,8 +54,21 @@ Totals RunSeeds(SimConfig c, uint64_t seeds) {
     t.reads_forwarded += r.stats.reads_forwarded;
     t.reads_stale += r.stats.reads_stale;
     t.max_staleness_ns = std::max(t.max_staleness_ns, r.stats.max_staleness_ns);
-    bool linearizable = r.checks.size() < 3 || r.checks[2].ok();
+    const CheckResult* lin = FindCheck(r.checks, "linearizable");
+    bool linearizable = !lin || lin->ok();
     if (!linearizable) ++t.not_linearizable;
+    for (const char* g : kSessionGuarantees) {
+      const CheckResult* sc = FindCheck(r.checks, g);
+      uint64_t n = sc ? sc->counts.at("violations") : 0;
+      t.broke[g] += n;
+      t.runs_breaking[g] += n > 0;
+      if (n > 0 && t.first_session_violation.empty() && !sc->details.empty())
+        t.first_session_violation = ReproduceCommand(c) + "\n" + sc->details[0];
+    }
+    if (const CheckResult* stale = FindCheck(r.checks, "stale-reads")) {
+      t.reads_judged += stale->counts.at("reads");
+      t.stale_reads += stale->counts.at("violations");
+    }
     if (!r.ok) {
       ++t.failed;
       if (t.first_failure.empty()) t.first_failure = ReproduceCommand(c) + "\n  " + r.verdict;
@@ -134,16 +158,60 @@ TEST(SimReadLevels, EventualReadsCanBeFarBehind) {
   EXPECT_EQ(t.reads_forwarded, 0u);
 }
 
+// Session reads keep read-your-writes, monotonic reads and consistent prefix:
+// the session checks judge every history (clients pick a random node for
+// every operation, so sessions move between nodes under crashes, partitions
+// and lag), and a session run that breaks one fails.
+TEST(SimReadLevels, SessionReadsKeepTheSessionGuaranteesUnderQuorum) {
+  SimConfig c = Config(AcksPolicy::kQuorum);
+  c.consistency = "session";
+  Totals t = RunSeeds(c, Seeds(40));
+  EXPECT_EQ(t.failed, 0u) << t.first_failure;
+  EXPECT_EQ(t.SessionViolations(), 0u) << t.first_session_violation;
+  EXPECT_GT(t.reads_judged, t.runs * 300) << "the checks judged the reads";
+  EXPECT_GT(t.stale_reads, 0u) << "session reads may miss other sessions' writes: the checks "
+                                  "see staleness, and the session guarantees still hold";
+}
+
+// The promise holds under every acks setting that rolls nothing acknowledged
+// back.
+TEST(SimReadLevels, SessionReadsKeepTheSessionGuaranteesUnderOneAndAll) {
+  for (AcksPolicy acks : {AcksPolicy::kOne, AcksPolicy::kAll}) {
+    SimConfig c = Config(acks);
+    c.consistency = "session";
+    Totals t = RunSeeds(c, Seeds(20));
+    EXPECT_EQ(t.failed, 0u) << t.first_failure;
+    EXPECT_EQ(t.SessionViolations(), 0u) << t.first_session_violation;
+  }
+}
+
+// The same checks on eventual reads find every kind of violation in most
+// runs, so the zeros above are not vacuous; eventual promises none of them,
+// so the runs do not fail.
+TEST(SimReadLevels, EventualReadsBreakTheSessionGuarantees) {
+  SimConfig c = Config(AcksPolicy::kQuorum);
+  c.consistency = "eventual";
+  Totals t = RunSeeds(c, Seeds(20));
+  EXPECT_EQ(t.failed, 0u) << t.first_failure;
+  for (const char* g : kSessionGuarantees) {
+    // Seeds 1..20: read-your-writes in 20, monotonic reads in 19, consistent
+    // prefix in 19.
+    EXPECT_GE(t.runs_breaking[g] * 2, t.runs) << g << ": found in at least half the runs";
+    EXPECT_GE(t.broke[g], t.runs) << g;
+  }
+}
+
 TEST(Sim, OnlyStrongReadsAreCheckedForLinearizability) {
   SimConfig c = Config(AcksPolicy::kQuorum);
   c.seed = 3;
   SimResult strong = RunSimulation(c);
-  ASSERT_EQ(strong.checks.size(), 3u);
-  EXPECT_EQ(strong.checks[2].name, "linearizable");
-  EXPECT_TRUE(strong.checks[2].ok()) << strong.checks[2].summary;
-  EXPECT_GT(strong.checks[2].counts.at("ops"), 1000u);
+  const CheckResult* lin = FindCheck(strong.checks, "linearizable");
+  ASSERT_NE(lin, nullptr);
+  EXPECT_TRUE(lin->ok()) << lin->summary;
+  EXPECT_GT(lin->counts.at("ops"), 1000u);
   c.consistency = "eventual";
-  EXPECT_EQ(RunSimulation(c).checks.size(), 2u) << "local-replica reads promise no order";
+  EXPECT_EQ(FindCheck(RunSimulation(c).checks, "linearizable"), nullptr)
+      << "local-replica reads promise no order";
 }
 
 TEST(Sim, AsyncReportsNonLinearizableHistoriesWithoutFailing) {
