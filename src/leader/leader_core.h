@@ -76,6 +76,7 @@ class LeaderCore final : public ReplicaCore {
   uint64_t term() const { return term_; }
   NodeId leader() const override { return leader_; }
   uint64_t commit() const { return commit_; }
+  uint64_t ack() const { return ack_; }  // acknowledged (and visible) up to here, on a leader
   uint64_t applied() const { return applied_; }
   uint64_t acked() const { return ack_; }
   const RaftLog& log() const { return log_; }

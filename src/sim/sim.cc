@@ -198,6 +198,7 @@ struct SimNode {
   std::map<uint64_t, std::shared_ptr<PendingOp>> requests;  // request id → op
   std::vector<RollbackBatch> rollbacks;                     // durable
   uint64_t checked_commit = 0;    // commit-safety monitor, per incarnation
+  uint64_t checked_ack = 0;       // staleness: acknowledged indexes seen, per incarnation
   std::deque<SimEvent> deferred;  // events that arrived while paused, in order
   bool joining = false;           // started empty and asked to join
   bool removed = false;           // no longer a member
@@ -293,6 +294,9 @@ class Simulation {
   std::map<uint64_t, int> leader_of_term_;
   std::map<uint64_t, uint64_t> committed_term_;  // index → term
   std::map<uint64_t, uint64_t> commit_time_;     // index → when a majority first held it
+  // index → when a leader first acknowledged it (made it visible): under
+  // acks=all that waits for every voter, after the majority commit.
+  std::map<uint64_t, uint64_t> ack_time_;
 };
 
 // ---------------------------------------------------------------- host
@@ -382,6 +386,7 @@ void Simulation::StartNode(SimNode& n) {
   n.incarnation += 1;
   n.up = true;
   n.checked_commit = 0;
+  n.checked_ack = 0;
   LeaderOptions o;
   o.id = static_cast<NodeId>(n.id + 1);
   if (!n.joining)
@@ -567,6 +572,12 @@ void Simulation::Monitor(SimNode& n) {
                 " (node " + std::to_string(n.id + 1) + ")");
   }
   n.checked_commit = std::max(n.checked_commit, commit);
+  if (core->role() == Role::kLeader) {
+    uint64_t ack = std::min(core->ack(), core->log().last_index());
+    for (uint64_t i = std::max(n.checked_ack + 1, core->log().first_index()); i <= ack; ++i)
+      ack_time_.emplace(i, now_);
+    n.checked_ack = std::max(n.checked_ack, ack);
+  }
 }
 
 void Simulation::DiskWrite(SimNode* n, WriteBatch batch, bool sync,
@@ -941,8 +952,14 @@ uint64_t Simulation::StalenessNs(SimNode& at) {
       }
     }
   }
+  // Stale since the entry was both committed and acknowledged (visible on
+  // the leader): under acks=all a majority may hold an entry long before it
+  // is visible anywhere — a strong read at that moment would not see it either.
   auto t = commit_time_.find(missing);
-  return t == commit_time_.end() || t->second > now_ ? 0 : now_ - t->second;
+  auto a = ack_time_.find(missing);
+  if (t == commit_time_.end() || a == ack_time_.end()) return 0;
+  uint64_t since = std::max(t->second, a->second);
+  return since > now_ ? 0 : now_ - since;
 }
 
 // ---------------------------------------------------------------- convergence
