@@ -1,6 +1,7 @@
 // The RocksDB engine: one database per node, one column family per Cf.
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
@@ -67,6 +68,9 @@ class RocksDbEngine final : public Engine {
     // for every batch that arrived while the previous sync ran.
     options.manual_wal_flush = false;
     options.avoid_unnecessary_blocking_io = true;
+    // One storage thread writes (group commit); the vector memtables below
+    // require this off.
+    options.allow_concurrent_memtable_write = false;
 
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = rocksdb::NewLRUCache(o.block_cache_bytes);
@@ -80,11 +84,19 @@ class RocksDbEngine final : public Engine {
     for (int i = 0; i < kCfCount; ++i) {
       Cf cf = static_cast<Cf>(i);
       rocksdb::ColumnFamilyOptions opts = cf_options;
-      // Not memtable_insert_with_hint_prefix_extractor for the in-order log
-      // keys, though callgrind showed half the storage thread's instructions
-      // in skiplist searches: Debian's RocksDB 7.8 then fails an assertion in
-      // InlineSkipList::Insert (recompute_height <= max_height) under our
-      // write pattern (the membership process tests hit it).
+      if (cf == Cf::kLog || cf == Cf::kData || cf == Cf::kUndo) {
+        // Written on every write and read only when the node starts, for a
+        // snapshot or for a rollback: the core keeps the log in memory, the
+        // applied state lives in KeyIndex. An unsorted vector memtable makes
+        // an insert an append and sorts once, at flush (or for such a rare
+        // reader). With the default skiplist, callgrind put a third of a
+        // follower's instructions in skiplist inserts (~7k instructions per
+        // insert). The skiplist's insert hints were tried first: Debian's
+        // RocksDB 7.8 fails an assertion in InlineSkipList::Insert
+        // (recompute_height <= max_height) under our write pattern. The meta
+        // family keeps the skiplist: it is small and read while running.
+        opts.memtable_factory.reset(new rocksdb::VectorRepFactory());
+      }
       cfs.emplace_back(std::string(CfName(cf)), opts);
     }
 
