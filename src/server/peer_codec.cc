@@ -137,7 +137,223 @@ void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out)
   }
 }
 
+namespace {
+
+// Reads protobuf's wire format by hand, for the frames that carry only Raft
+// messages (every replication frame): parsing into proto objects and copying
+// out cost allocations per message, per entry and per entry's data
+// (callgrind: ~5k instructions per replicated write on a follower). Fields
+// are read as protobuf reads them — unknown ones skipped, a repeated scalar's
+// last value wins, uint32 fields truncated — and malformed bytes are an error.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes) : rest_(bytes) {}
+  bool done() const { return rest_.empty(); }
+
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 70 && !rest_.empty(); shift += 7) {
+      uint8_t b = static_cast<uint8_t>(rest_.front());
+      rest_.remove_prefix(1);
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Tag(uint32_t* field, uint32_t* wire) {
+    uint64_t t = 0;
+    if (!Varint(&t) || (t >> 3) == 0 || (t >> 3) > 0x1fffffff) return false;
+    *field = static_cast<uint32_t>(t >> 3);
+    *wire = static_cast<uint32_t>(t & 7);
+    return true;
+  }
+  bool Bytes(std::string_view* out) {
+    uint64_t n = 0;
+    if (!Varint(&n) || n > rest_.size()) return false;
+    *out = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return true;
+  }
+  bool Skip(uint32_t wire) {
+    uint64_t v = 0;
+    std::string_view s;
+    switch (wire) {
+      case 0:
+        return Varint(&v);
+      case 1:
+        return Fixed(8);
+      case 2:
+        return Bytes(&s);
+      case 5:
+        return Fixed(4);
+      default:
+        return false;  // groups (3, 4) are not in our schema
+    }
+  }
+
+ private:
+  bool Fixed(size_t n) {
+    if (rest_.size() < n) return false;
+    rest_.remove_prefix(n);
+    return true;
+  }
+  std::string_view rest_;
+};
+
+const Status kMalformed = Status::Corruption("peer frame is not a valid PeerFrame");
+
+// A varint field into *v, or false if the wire type or bytes are wrong.
+bool ReadVarintField(WireReader* r, uint32_t wire, uint64_t* v) {
+  return wire == kWireVarint && r->Varint(v);
+}
+
+Status DecodeEntryWire(std::string_view bytes, Entry* e) {
+  WireReader r(bytes);
+  uint64_t kind = 0;
+  while (!r.done()) {
+    uint32_t field = 0, wire = 0;
+    if (!r.Tag(&field, &wire)) return kMalformed;
+    bool ok = true;
+    std::string_view data;
+    switch (field) {
+      case 1:
+        ok = ReadVarintField(&r, wire, &e->term);
+        break;
+      case 2:
+        ok = ReadVarintField(&r, wire, &e->index);
+        break;
+      case 3:
+        ok = ReadVarintField(&r, wire, &kind);
+        kind = static_cast<uint32_t>(kind);
+        break;
+      case 4:
+        ok = ReadVarintField(&r, wire, &e->origin);
+        break;
+      case 5:
+        ok = ReadVarintField(&r, wire, &e->request_id);
+        break;
+      case 6:
+        ok = wire == kWireBytes && r.Bytes(&data);
+        if (ok) e->data.assign(data);
+        break;
+      default:
+        ok = r.Skip(wire);
+    }
+    if (!ok) return kMalformed;
+  }
+  if (kind > static_cast<uint32_t>(EntryKind::kBarrier))
+    return Status::Corruption("log entry of unknown kind " + std::to_string(kind));
+  e->kind = static_cast<EntryKind>(kind);
+  return Status::Ok();
+}
+
+Status DecodeMessageWire(std::string_view bytes, Message* m) {
+  WireReader r(bytes);
+  uint64_t type = 0, reject = 0;
+  while (!r.done()) {
+    uint32_t field = 0, wire = 0;
+    if (!r.Tag(&field, &wire)) return kMalformed;
+    bool ok = true;
+    std::string_view sub;
+    switch (field) {
+      case 1:
+        ok = ReadVarintField(&r, wire, &type);
+        type = static_cast<uint32_t>(type);
+        break;
+      case 2:
+        ok = ReadVarintField(&r, wire, &m->from);
+        break;
+      case 3:
+        ok = ReadVarintField(&r, wire, &m->to);
+        break;
+      case 4:
+        ok = ReadVarintField(&r, wire, &m->term);
+        break;
+      case 5:
+        ok = ReadVarintField(&r, wire, &m->log_term);
+        break;
+      case 6:
+        ok = ReadVarintField(&r, wire, &m->index);
+        break;
+      case 7:
+        ok = ReadVarintField(&r, wire, &m->commit);
+        break;
+      case 8:
+        ok = ReadVarintField(&r, wire, &m->applied);
+        break;
+      case 9:
+        ok = ReadVarintField(&r, wire, &m->context);
+        break;
+      case 10:
+        ok = ReadVarintField(&r, wire, &m->reject_hint);
+        break;
+      case 11:
+        ok = ReadVarintField(&r, wire, &reject);
+        break;
+      case 12: {
+        ok = wire == kWireBytes && r.Bytes(&sub);
+        if (!ok) break;
+        Entry& e = m->entries.emplace_back();
+        Status s = DecodeEntryWire(sub, &e);
+        if (!s.ok()) return s;
+        break;
+      }
+      case 13:
+        ok = wire == kWireBytes && r.Bytes(&sub);
+        if (ok) m->data.assign(sub);
+        break;
+      default:
+        ok = r.Skip(wire);
+    }
+    if (!ok) return kMalformed;
+  }
+  if (type > static_cast<uint32_t>(MsgType::kJoin))
+    return Status::Corruption("peer message of unknown type " + std::to_string(type));
+  m->type = static_cast<MsgType>(type);
+  m->reject = reject != 0;
+  return Status::Ok();
+}
+
+Status CheckEntries(const Message& m) {
+  uint64_t expect = m.index + 1;
+  for (const Entry& e : m.entries) {
+    if (m.type == MsgType::kAppend && (e.index != expect || e.term > m.term || e.term == 0))
+      return Status::Corruption("append carries entries out of order or from a future term");
+    ++expect;
+  }
+  return Status::Ok();
+}
+
+// A frame of Raft messages only (field 2), decoded by hand; false (with
+// nothing decoded) when the frame holds anything else: protobuf reads it.
+bool OnlyMessages(std::string_view body) {
+  WireReader r(body);
+  while (!r.done()) {
+    uint32_t field = 0, wire = 0;
+    if (!r.Tag(&field, &wire) || field != 2 || wire != kWireBytes || !r.Skip(wire)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status DecodeFrame(std::string_view body, DecodedFrame* out) {
+  if (OnlyMessages(body)) {
+    WireReader r(body);
+    while (!r.done()) {
+      uint32_t field = 0, wire = 0;
+      std::string_view sub;
+      r.Tag(&field, &wire);
+      r.Bytes(&sub);
+      Message& m = out->messages.emplace_back();
+      RKV_RETURN_IF_ERROR(DecodeMessageWire(sub, &m));
+      RKV_RETURN_IF_ERROR(CheckEntries(m));
+    }
+    return Status::Ok();
+  }
   proto::PeerFrame frame;
   if (!frame.ParseFromArray(body.data(), static_cast<int>(body.size())))
     return Status::Corruption("peer frame is not a valid PeerFrame");
