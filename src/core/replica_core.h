@@ -80,10 +80,10 @@ struct Message {
   uint64_t term = 0;
   uint64_t log_term = 0;  // term of the entry at `index` (kAppend: previous entry)
   uint64_t index = 0;
-  uint64_t commit = 0;   // leader's majority commit
-  uint64_t applied = 0;  // leader's acknowledged (applied) index, for async/one followers
-  uint64_t context = 0;  // read-index round or forward id
-  uint64_t reject_hint = 0;
+  uint64_t commit = 0;       // leader's majority commit
+  uint64_t applied = 0;      // leader's acknowledged (applied) index, for async/one followers
+  uint64_t context = 0;      // read-index round or forward id
+  uint64_t reject_hint = 0;  // kHeartbeat(Resp): the last entry sent before the heartbeat
   bool reject = false;
   std::vector<Entry> entries;
   std::string data;  // kJoin: the joining node's peer address

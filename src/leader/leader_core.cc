@@ -516,6 +516,12 @@ void LeaderCore::BroadcastHeartbeat(uint64_t context) {
     m.commit = std::min(commit_, pr.match());
     m.applied = std::min(ack_, pr.match());
     m.context = context;
+    // The last entry sent before this heartbeat, echoed in the response: a
+    // follower that answers with less lost appends. Without it, appends sent
+    // after the heartbeat looked lost under load, and every heartbeat
+    // response sent the follower back to probing and re-sending its window
+    // (callgrind, acks=async, 50 clients: each entry encoded ~6 times).
+    m.reject_hint = pr.next() - 1;
     Send(std::move(m));
   }
   commit_sent_ = commit_;
@@ -553,11 +559,12 @@ void LeaderCore::HandleHeartbeatResponse(const Message& m) {
     pr.read_ack = m.context;
     ConfirmReadRounds();
   }
-  // The follower holds up to m.index: if appends we count as in flight were
-  // lost, probe again from what it has.
+  // The follower holds up to m.index: if appends sent before the heartbeat
+  // (up to the echoed m.reject_hint) were lost, probe again from what it has.
+  // Appends sent after the heartbeat may simply still be on their way.
   if (pr.match() < log_.last_index()) {
-    if (pr.state() == Progress::State::kReplicate && m.index + 1 < pr.next() &&
-        m.index >= pr.match()) {
+    if (pr.state() == Progress::State::kReplicate && m.index < m.reject_hint &&
+        m.index + 1 < pr.next() && m.index >= pr.match()) {
       pr.BecomeProbe();
     }
     // Nothing new to send: an empty append makes it acknowledge what it holds
@@ -681,6 +688,7 @@ void LeaderCore::HandleHeartbeat(const Message& m) {
   r.context = m.context;
   r.index = log_.last_index();
   r.log_term = log_.last_term();
+  r.reject_hint = m.reject_hint;  // echoed: what the leader had sent before the heartbeat
   Send(std::move(r));
   MaybeApply();
 }
