@@ -102,6 +102,7 @@ void LeaderCore::BecomeFollower(uint64_t term, NodeId leader) {
     broadcast_pending_ = false;
     snapshot_pending_.clear();
     progress_.clear();
+    departing_.clear();
     append_times_.clear();
     FailAllReads(Status::TryAgain("leadership lost before the read was confirmed"));
   }
@@ -168,6 +169,7 @@ void LeaderCore::BecomeLeader() {
   pre_candidate_ = false;
   leader_ = o_.id;
   progress_.clear();
+  departing_.clear();
   forwarded_.clear();
   forwarded_order_.clear();
   SyncProgress();  // every other member, with a grace period before check-quorum judges it
@@ -201,6 +203,19 @@ void LeaderCore::Tick(uint64_t now_ns) {
       check_quorum_deadline_ = now_ + o_.election_timeout_ns;
       CheckQuorum();
     }
+    // A departing node that went quiet is forgotten; if it asks for votes
+    // again, it is told the log again.
+    for (auto it = departing_.begin(); it != departing_.end();) {
+      auto pr = progress_.find(it->first);
+      if (pr == progress_.end() ||
+          now_ > pr->second.last_heard_ns() + 10 * o_.election_timeout_ns) {
+        if (pr != progress_.end()) progress_.erase(pr);
+        snapshot_pending_.erase(it->first);
+        it = departing_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     if (role_ == Role::kLeader)
       for (auto& [id, pr] : progress_) SendAppends(id);
   } else if (now_ >= election_deadline_ && IsVoter(o_.id)) {
@@ -219,6 +234,14 @@ void LeaderCore::Step(const Message& m) {
     HandleJoin(m);
     return;
   }
+  if (m.type == MsgType::kPreVote && m.context != 0) {  // a non-member candidate, forwarded
+    if (role_ == Role::kLeader) AddDeparting(m.context);
+    return;
+  }
+  if ((m.type == MsgType::kPreVote || m.type == MsgType::kVote) && !config_.IsMember(m.from))
+    NoteNonMemberCandidate(m);
+  // A departing node never deposes the leader that tells it the log.
+  if (m.term > term_ && departing_.count(m.from)) return;
   // Terms first (Raft §5.1), with pre-vote's exceptions.
   if (m.term > term_) {
     bool vote_request = m.type == MsgType::kPreVote || m.type == MsgType::kVote;
@@ -331,7 +354,7 @@ void LeaderCore::Propose(Request r) {
   if (role_ == Role::kLeader) {
     if (o_.acks == AcksPolicy::kAll) {
       for (const auto& [id, pr] : progress_) {
-        if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
+        if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
           Fail(r.id, Status::TryAgain("acks=all and node " + std::to_string(id) +
                                       " is not connected; the write was not applied"));
           return;
@@ -539,6 +562,14 @@ void LeaderCore::HandleAppendResponse(const Message& m) {
   }
   bool advanced = pr.Acked(m.index);
   if (pr.state() == Progress::State::kProbe) pr.BecomeReplicate();
+  auto dep = departing_.find(m.from);
+  if (dep != departing_.end() && pr.match() >= dep->second) {
+    // It holds our log through its removal: its divergent entries are rolled
+    // back, and it no longer counts itself a member.
+    departing_.erase(dep);
+    progress_.erase(it);
+    return;
+  }
   if (advanced) MaybeCommit();
   if (role_ == Role::kLeader) SendAppends(m.from);
 }
@@ -715,7 +746,7 @@ void LeaderCore::HandleForward(const Message& m) {
   NodeId missing = 0;
   if (o_.acks == AcksPolicy::kAll) {
     for (const auto& [id, pr] : progress_)
-      if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
+      if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
   }
   auto remember = [this](const Entry& e, NodeId verdict) {
     forwarded_.emplace(std::make_pair(e.origin, e.request_id), verdict);
@@ -1034,6 +1065,7 @@ CoreStatus LeaderCore::GetStatus() const {
   s.log_first_index = log_.first_index();
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
+      if (!config_.IsMember(id)) continue;  // departing
       FollowerStatus f;
       f.id = id;
       f.voter = IsVoter(id);

@@ -121,6 +121,8 @@ class LeaderCore final : public ReplicaCore {
   void HandleJoin(const Message& m);
   void MaybePromoteLearner();
   void RemoveMember(const Request& r);
+  void NoteNonMemberCandidate(const Message& m);
+  void AddDeparting(NodeId id);
 
   // compaction and snapshots (leader_snapshot.cc)
   void MaybeCompact();
@@ -196,6 +198,12 @@ class LeaderCore final : public ReplicaCore {
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
   bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
   std::set<NodeId> snapshot_pending_;  // leader: followers whose snapshot waits for the commit
+  // Leader: removed nodes that still ask for votes, so they may hold entries
+  // this log lacks (a deposed leader removed before it heard of its
+  // successor: under async, acknowledged writes). Each gets the log (in
+  // progress_) up to the index here, which covers its removal: its divergent
+  // entries are then rolled back and recorded, and it stops campaigning.
+  std::map<NodeId, uint64_t> departing_;
   uint64_t election_deadline_ = 0;
   uint64_t vote_retry_at_ = 0;
   uint64_t heartbeat_deadline_ = 0;

@@ -15,6 +15,7 @@ uint64_t LeaderCore::CompactionTarget() const {
   uint64_t target = std::min(applied_, stable_) - o_.log_keep_entries;
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
+      if (departing_.count(id)) continue;  // it can take a snapshot
       // A snapshot in flight, or installed but not yet acknowledged, must
       // find the entries after it.
       if (pr.state() == Progress::State::kSnapshot) return 0;
