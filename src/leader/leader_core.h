@@ -46,9 +46,10 @@ struct LeaderOptions {
   bool pre_vote = true;
   bool check_quorum = true;
   // Log compaction: when the log holds more entries or bytes than this, it is
-  // cut up to the applied index, but not past what a connected follower still
-  // needs — unless that follower lags more than snapshot_lag_entries (it then
-  // gets a snapshot). log_keep_entries recent entries stay for slight lags.
+  // cut up to the applied and majority-committed index, but not past what a
+  // connected follower still needs — unless that follower lags more than
+  // snapshot_lag_entries (it then gets a snapshot). log_keep_entries recent
+  // entries stay for slight lags.
   uint64_t log_compact_entries = 100000;
   uint64_t log_compact_bytes = 256ULL << 20;
   uint64_t snapshot_lag_entries = 50000;
