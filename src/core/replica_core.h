@@ -52,6 +52,8 @@ struct HardState {
 };
 
 enum class MsgType : uint8_t {
+  // context != 0: not a vote request, but a follower telling its leader that
+  // node `context`, not a member, asks for votes (see LeaderCore::departing_)
   kPreVote = 0,
   kPreVoteResp,
   kVote,

@@ -47,8 +47,12 @@ LeaderCore::LeaderCore(const LeaderOptions& options, CoreRecovery recovery)
   stable_ = log_.last_index();
   applied_ = recovery.applied.index;
   RKV_ASSERT(applied_ <= log_.last_index());
-  // A restarted node knows nothing is committed beyond what it applied
-  // before (which may be speculative): it learns the commit from the leader.
+  // A restarted node knows only its compacted prefix is committed (compaction
+  // stops at the commit); what it applied beyond may be speculative, and it
+  // learns the rest of the commit from the leader. Starting the commit at the
+  // prefix makes an append below it a stale one, answered with where we are,
+  // never matched against entries this log no longer holds (sim seed 114).
+  commit_ = std::min(recovery.log_start.index, log_.first_index() - 1);
   role_ = Role::kFollower;
   ResetElectionTimer();
 }
@@ -102,6 +106,7 @@ void LeaderCore::BecomeFollower(uint64_t term, NodeId leader) {
     broadcast_pending_ = false;
     snapshot_pending_.clear();
     progress_.clear();
+    departing_.clear();
     append_times_.clear();
     FailAllReads(Status::TryAgain("leadership lost before the read was confirmed"));
   }
@@ -168,6 +173,7 @@ void LeaderCore::BecomeLeader() {
   pre_candidate_ = false;
   leader_ = o_.id;
   progress_.clear();
+  departing_.clear();
   forwarded_.clear();
   forwarded_order_.clear();
   SyncProgress();  // every other member, with a grace period before check-quorum judges it
@@ -201,6 +207,19 @@ void LeaderCore::Tick(uint64_t now_ns) {
       check_quorum_deadline_ = now_ + o_.election_timeout_ns;
       CheckQuorum();
     }
+    // A departing node that went quiet is forgotten; if it asks for votes
+    // again, it is told the log again.
+    for (auto it = departing_.begin(); it != departing_.end();) {
+      auto pr = progress_.find(it->first);
+      if (pr == progress_.end() ||
+          now_ > pr->second.last_heard_ns() + 10 * o_.election_timeout_ns) {
+        if (pr != progress_.end()) progress_.erase(pr);
+        snapshot_pending_.erase(it->first);
+        it = departing_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     if (role_ == Role::kLeader)
       for (auto& [id, pr] : progress_) SendAppends(id);
   } else if (now_ >= election_deadline_ && IsVoter(o_.id)) {
@@ -219,6 +238,14 @@ void LeaderCore::Step(const Message& m) {
     HandleJoin(m);
     return;
   }
+  if (m.type == MsgType::kPreVote && m.context != 0) {  // a non-member candidate, forwarded
+    if (role_ == Role::kLeader) AddDeparting(m.context);
+    return;
+  }
+  if ((m.type == MsgType::kPreVote || m.type == MsgType::kVote) && !config_.IsMember(m.from))
+    NoteNonMemberCandidate(m);
+  // A departing node never deposes the leader that tells it the log.
+  if (m.term > term_ && departing_.count(m.from)) return;
   // Terms first (Raft §5.1), with pre-vote's exceptions.
   if (m.term > term_) {
     bool vote_request = m.type == MsgType::kPreVote || m.type == MsgType::kVote;
@@ -331,7 +358,7 @@ void LeaderCore::Propose(Request r) {
   if (role_ == Role::kLeader) {
     if (o_.acks == AcksPolicy::kAll) {
       for (const auto& [id, pr] : progress_) {
-        if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
+        if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
           Fail(r.id, Status::TryAgain("acks=all and node " + std::to_string(id) +
                                       " is not connected; the write was not applied"));
           return;
@@ -545,6 +572,14 @@ void LeaderCore::HandleAppendResponse(const Message& m) {
   }
   bool advanced = pr.Acked(m.index);
   if (pr.state() == Progress::State::kProbe) pr.BecomeReplicate();
+  auto dep = departing_.find(m.from);
+  if (dep != departing_.end() && pr.match() >= dep->second) {
+    // It holds our log through its removal: its divergent entries are rolled
+    // back, and it no longer counts itself a member.
+    departing_.erase(dep);
+    progress_.erase(it);
+    return;
+  }
   if (advanced) MaybeCommit();
   if (role_ == Role::kLeader) SendAppends(m.from);
 }
@@ -723,7 +758,7 @@ void LeaderCore::HandleForward(const Message& m) {
   NodeId missing = 0;
   if (o_.acks == AcksPolicy::kAll) {
     for (const auto& [id, pr] : progress_)
-      if (now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
+      if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
   }
   auto remember = [this](const Entry& e, NodeId verdict) {
     forwarded_.emplace(std::make_pair(e.origin, e.request_id), verdict);
@@ -1042,6 +1077,7 @@ CoreStatus LeaderCore::GetStatus() const {
   s.log_first_index = log_.first_index();
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
+      if (!config_.IsMember(id)) continue;  // departing
       FollowerStatus f;
       f.id = id;
       f.voter = IsVoter(id);

@@ -46,9 +46,10 @@ struct LeaderOptions {
   bool pre_vote = true;
   bool check_quorum = true;
   // Log compaction: when the log holds more entries or bytes than this, it is
-  // cut up to the applied index, but not past what a connected follower still
-  // needs — unless that follower lags more than snapshot_lag_entries (it then
-  // gets a snapshot). log_keep_entries recent entries stay for slight lags.
+  // cut up to the applied and majority-committed index, but not past what a
+  // connected follower still needs — unless that follower lags more than
+  // snapshot_lag_entries (it then gets a snapshot). log_keep_entries recent
+  // entries stay for slight lags.
   uint64_t log_compact_entries = 100000;
   uint64_t log_compact_bytes = 256ULL << 20;
   uint64_t snapshot_lag_entries = 50000;
@@ -122,6 +123,8 @@ class LeaderCore final : public ReplicaCore {
   void HandleJoin(const Message& m);
   void MaybePromoteLearner();
   void RemoveMember(const Request& r);
+  void NoteNonMemberCandidate(const Message& m);
+  void AddDeparting(NodeId id);
 
   // compaction and snapshots (leader_snapshot.cc)
   void MaybeCompact();
@@ -197,6 +200,12 @@ class LeaderCore final : public ReplicaCore {
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
   bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
   std::set<NodeId> snapshot_pending_;  // leader: followers whose snapshot waits for the commit
+  // Leader: removed nodes that still ask for votes, so they may hold entries
+  // this log lacks (a deposed leader removed before it heard of its
+  // successor: under async, acknowledged writes). Each gets the log (in
+  // progress_) up to the index here, which covers its removal: its divergent
+  // entries are then rolled back and recorded, and it stops campaigning.
+  std::map<NodeId, uint64_t> departing_;
   uint64_t election_deadline_ = 0;
   uint64_t vote_retry_at_ = 0;
   uint64_t heartbeat_deadline_ = 0;

@@ -49,6 +49,7 @@ std::string MessageText(const Message& m) {
     case MsgType::kPreVote:
     case MsgType::kVote:
       s += " last=" + std::to_string(m.index) + "/" + std::to_string(m.log_term);
+      if (m.context) s += " departing=" + std::to_string(m.context);
       break;
     case MsgType::kAppend:
       s += " prev=" + std::to_string(m.index) + "/" + std::to_string(m.log_term) +

@@ -31,7 +31,10 @@ void LeaderCore::RecomputeMembership() {
 void LeaderCore::SyncProgress() {
   if (role_ != Role::kLeader) return;
   for (auto it = progress_.begin(); it != progress_.end();)
-    it = config_.IsMember(it->first) ? std::next(it) : progress_.erase(it);
+    it = config_.IsMember(it->first) || departing_.count(it->first) ? std::next(it)
+                                                                    : progress_.erase(it);
+  for (auto it = departing_.begin(); it != departing_.end();)
+    it = config_.IsMember(it->first) ? departing_.erase(it) : std::next(it);
   for (const Member& m : config_.members()) {
     if (m.id == o_.id || progress_.count(m.id)) continue;
     Progress pr(log_.last_index() + 1, o_.inflight_appends_max);
@@ -81,6 +84,29 @@ void LeaderCore::MaybePromoteLearner() {
       return;
     }
   }
+}
+
+void LeaderCore::NoteNonMemberCandidate(const Message& m) {
+  if (m.from == o_.id) return;
+  if (role_ == Role::kLeader) {
+    AddDeparting(m.from);
+  } else if (leader_ != 0 && leader_ != o_.id) {
+    // Its members may not include the leader: tell the leader.
+    Message fwd;
+    fwd.type = MsgType::kPreVote;
+    fwd.to = leader_;
+    fwd.context = m.from;
+    Send(std::move(fwd));
+  }
+}
+
+void LeaderCore::AddDeparting(NodeId id) {
+  if (role_ != Role::kLeader || id == o_.id || config_.IsMember(id) || progress_.count(id)) return;
+  Progress pr(log_.last_index() + 1, o_.inflight_appends_max);
+  pr.Heard(now_);
+  progress_.emplace(id, pr);
+  departing_[id] = log_.last_index();
+  SendAppend(id, true);
 }
 
 void LeaderCore::RemoveMember(const Request& r) {

@@ -1,7 +1,8 @@
 // Log compaction and snapshots of the single-leader core. The log is cut up to
-// the applied index once it grows past a bound, keeping what connected
-// followers still need; a follower whose next entry is gone gets a snapshot of
-// the applied state instead (the driver exports, streams and installs it).
+// the applied and majority-committed index once it grows past a bound,
+// keeping what connected followers still need; a follower whose next entry is
+// gone gets a snapshot of the applied state instead (the driver exports,
+// streams and installs it).
 #include <algorithm>
 
 #include "core/assert.h"
@@ -11,10 +12,16 @@ namespace rkv {
 
 uint64_t LeaderCore::CompactionTarget() const {
   if (log_.size() <= o_.log_compact_entries && log_.bytes() <= o_.log_compact_bytes) return 0;
-  if (std::min(applied_, stable_) <= o_.log_keep_entries) return 0;
-  uint64_t target = std::min(applied_, stable_) - o_.log_keep_entries;
+  // Never past the majority commit: under async (and one with 4+ voters)
+  // entries are applied above it, and a new leader may still truncate them —
+  // which needs their terms, and their records for the rollback file. What is
+  // compacted is therefore committed (the constructor relies on it).
+  uint64_t upto = std::min({applied_, stable_, commit_});
+  if (upto <= o_.log_keep_entries) return 0;
+  uint64_t target = upto - o_.log_keep_entries;
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
+      if (departing_.count(id)) continue;  // it can take a snapshot
       // A snapshot in flight, or installed but not yet acknowledged, must
       // find the entries after it.
       if (pr.state() == Progress::State::kSnapshot) return 0;
@@ -41,6 +48,7 @@ void LeaderCore::MaybeCompact() {
       break;
     }
   }
+  RKV_ASSERT(target <= commit_);
   LogPosition to{log_.term(target), target};
   log_.CompactTo(target);
   ready_.compact_to = to;

@@ -255,6 +255,33 @@ TEST(Sim, SnapshotFromAnOlderTermIsNotImported) {
   }
 }
 
+TEST(Sim, AsyncCompactionStopsAtTheMajorityCommit) {
+  // Seeds that once failed: under async a node compacted its log up to its
+  // applied index, above the majority commit. A new leader then truncated
+  // the compacted entries (assertion in RaftLog::at, eventual reads, seed
+  // 114); a snapshot replaced them without a rollback record for the ones
+  // compacted away (49 acknowledged writes lost, 12 recorded: session reads,
+  // seed 1); or the leader, with its followers needing a snapshot, could
+  // send none until the commit caught up with its applied state — and the
+  // commit needed those followers (no convergence: crashes only, seed 5).
+  struct Case {
+    const char* consistency;
+    uint32_t faults;
+    uint64_t seed;
+  };
+  for (const Case& k : {Case{"eventual", kFaultAll, 114}, Case{"session", kFaultAll, 1},
+                        Case{"eventual", kFaultCrash, 5}}) {
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.consistency = k.consistency;
+    c.faults = k.faults;
+    c.seed = k.seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+    EXPECT_EQ(r.checks[0].counts.at("lost"), r.checks[0].counts.at("recorded"))
+        << ReproduceCommand(c);
+  }
+}
+
 TEST(Sim, OneWithFiveVotersLosesWritesButRecordsEveryOne) {
   Totals t = RunSeeds(Config(AcksPolicy::kOne, 5), Seeds(40));
   EXPECT_EQ(t.failed, 0u) << t.first_failure;
@@ -278,6 +305,20 @@ TEST(Sim, MembershipChangesUnderAsyncRecordEveryLoss) {
   Totals t = RunSeeds(c, Seeds(30));
   EXPECT_EQ(t.failed, 0u) << t.first_failure;
   EXPECT_EQ(t.lost, t.recorded);
+}
+
+TEST(Sim, ARemovedLeaderRollsBackWhatItAcknowledged) {
+  // A seed that once failed: under async the leader of term 3 acknowledged a
+  // write (index 928) and lost leadership before replicating it; the next
+  // leader removed it while it was cut off. Nobody sent it anything again, so
+  // the write never reached a rollback record (lost silently, seed 73). Its
+  // pre-votes now make the leader send it the log through its removal.
+  SimConfig c = Config(AcksPolicy::kAsync);
+  c.membership = true;
+  c.seed = 73;
+  SimResult r = RunSimulation(c);
+  EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+  EXPECT_EQ(r.checks[0].counts.at("lost"), r.checks[0].counts.at("recorded"));
 }
 
 TEST(Sim, CompactionAndSnapshotsHappen) {
