@@ -282,6 +282,25 @@ TEST(Sim, AsyncCompactionStopsAtTheMajorityCommit) {
   }
 }
 
+TEST(Sim, AsyncFollowerServesAReadIndexOnlyOnTheLeadersLog) {
+  // Seeds that once failed: a deposed leader (or a follower of one), now a
+  // follower in a later term, still held speculative entries of its old term
+  // up to index 202; the new leader had committed other entries from 188 on.
+  // Its freshness round came back with a read index at or below 202, and the index
+  // alone said "applied": bounded reads were served from the diverged state,
+  // 1426 ms behind the commit (seed 126; 925 ms, seed 290). A read index now
+  // carries the term of its entry and is served only on the same log.
+  for (uint64_t seed : {126u, 290u}) {
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.consistency = "bounded:250";
+    c.faults = kFaultAll;
+    c.seed = seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+    EXPECT_LE(r.stats.max_staleness_ns, AllowedStalenessNs(c)) << ReproduceCommand(c);
+  }
+}
+
 TEST(Sim, OneWithFiveVotersLosesWritesButRecordsEveryOne) {
   Totals t = RunSeeds(Config(AcksPolicy::kOne, 5), Seeds(40));
   EXPECT_EQ(t.failed, 0u) << t.first_failure;
