@@ -243,6 +243,12 @@ class ReplicaCore {
   virtual void ReportSnapshot(NodeId to, bool ok, uint64_t index) {}
   // Entries this node holds above its majority commit (a snapshot replaces them).
   virtual std::vector<Entry> UncommittedEntries() const { return {}; }
+  // Whether this node's state, applied through `applied` of its log, holds
+  // every write of the log prefix that ends at `want` (a session token, a
+  // read index) that will not be rolled back. Comparing positions is not
+  // enough once entries are applied before the majority commit (acks=async,
+  // one): a later term's speculative entries may be rolled back in turn.
+  virtual bool Holds(LogPosition want, uint64_t applied) const { return applied >= want.index; }
 };
 
 }  // namespace rkv

@@ -808,7 +808,7 @@ void LeaderCore::StartReadRound() {
   if (!ReadsAllowed() && !o_.mutations.read_without_quorum) return;  // wait for it
   ReadRound round;
   round.context = ++read_context_;
-  round.index = ack_;
+  round.position = {log_.term(ack_), ack_};
   for (auto& [id, deadline] : unsent_reads_) round.local.push_back(id);
   round.remote = std::move(unsent_remote_reads_);
   unsent_reads_.clear();
@@ -830,13 +830,14 @@ void LeaderCore::ConfirmReadRounds() {
     bool confirmed = o_.mutations.read_without_quorum || acks >= Majority(config_.voter_count());
     if (!confirmed) return;
     for (uint64_t id : round.local)
-      reads_waiting_apply_.push_back({round.index, id, now_ + o_.request_timeout_ns});
+      reads_waiting_apply_.push_back({round.position, id, now_ + o_.request_timeout_ns});
     for (auto& [node, id] : round.remote) {
       Message r;
       r.type = MsgType::kReadIndexResp;
       r.to = node;
       r.context = id;
-      r.index = round.index;
+      r.index = round.position.index;
+      r.log_term = round.position.term;
       Send(std::move(r));
     }
     read_rounds_.pop_front();
@@ -866,16 +867,32 @@ void LeaderCore::HandleReadIndexResponse(const Message& m) {
     Fail(m.context, Status::TryAgain("the leader changed before the read was confirmed"));
     return;
   }
-  reads_waiting_apply_.push_back({m.index, m.context, deadline});
+  reads_waiting_apply_.push_back({{m.log_term, m.index}, m.context, deadline});
   ServeReads();
 }
 
 void LeaderCore::ServeReads() {
   auto& w = reads_waiting_apply_;
-  auto ready_end = std::stable_partition(w.begin(), w.end(),
-                                         [this](const ReadWait& r) { return r.index <= applied_; });
+  auto ready_end = std::stable_partition(
+      w.begin(), w.end(), [this](const ReadWait& r) { return Holds(r.position, applied_); });
   for (auto it = w.begin(); it != ready_end; ++it) ready_.reads.push_back(it->request_id);
   w.erase(w.begin(), ready_end);
+}
+
+bool LeaderCore::Holds(LogPosition want, uint64_t applied) const {
+  // Up to the majority commit, every replica's log is the same.
+  uint64_t c = std::min(applied, commit_);
+  if (want.index <= c) return true;
+  if (want.term == 0) return false;  // no term known: wait for the commit
+  // Past a committed entry of a later term, no log will hold `want`'s
+  // entries again: what of its prefix survives is committed, and held.
+  if (log_.term(c) > want.term) return true;
+  // Same term at the same index: the same prefix (log matching). A position
+  // alone is not enough: under async a follower may have applied entries of
+  // an older leader that this leader's log lacks (they will be rolled back),
+  // or of a newer leader that are rolled back in turn, while `want`'s
+  // entries are committed.
+  return applied >= want.index && log_.has(want.index) && log_.term(want.index) == want.term;
 }
 
 void LeaderCore::FailAllReads(const Status& why) {

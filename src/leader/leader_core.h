@@ -71,6 +71,7 @@ class LeaderCore final : public ReplicaCore {
   void InstallSnapshot(NodeId from, uint64_t term, const SnapshotMeta& meta) override;
   void ReportSnapshot(NodeId to, bool ok, uint64_t index) override;
   std::vector<Entry> UncommittedEntries() const override;
+  bool Holds(LogPosition want, uint64_t applied) const override;
 
   // For tests and the simulator's checks.
   Role role() const override { return role_; }
@@ -95,12 +96,12 @@ class LeaderCore final : public ReplicaCore {
   };
   struct ReadRound {
     uint64_t context = 0;                             // heartbeat round that confirms leadership
-    uint64_t index = 0;                               // the read index
+    LogPosition position;                             // the read index, with its term
     std::vector<uint64_t> local;                      // this node's requests
     std::vector<std::pair<NodeId, uint64_t>> remote;  // followers' requests
   };
   struct ReadWait {
-    uint64_t index = 0;
+    LogPosition position;  // the read index, in the leader's log
     uint64_t request_id = 0;
     uint64_t deadline_ns = 0;
   };

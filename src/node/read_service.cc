@@ -140,7 +140,7 @@ ReadService::ReadService(Replica* replica, std::function<uint64_t()> next_reques
     : replica_(replica), next_id_(std::move(next_request_id)), o_(o) {}
 
 bool ReadService::Covered(LogPosition token) const {
-  return PositionAtLeast(replica_->store().applied(), token);
+  return replica_->core().Holds(token, replica_->store().applied().index);
 }
 
 bool ReadService::FreshEnough(uint64_t bound_ms, uint64_t now_ns) const {

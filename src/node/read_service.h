@@ -138,6 +138,10 @@ class ReadService {
     uint64_t deadline_ns = 0;
     Done done;
   };
+  // Whether the applied state holds the session's writes and reads (the
+  // prefix of the log that ends at its token) that are not rolled back. Not
+  // a comparison of positions (term first): under async a later term's
+  // speculative entries may be rolled back in turn (ReplicaCore::Holds).
   bool Covered(LogPosition token) const;
   bool FreshEnough(uint64_t bound_ms, uint64_t now_ns) const;
   void StartFreshnessRound(uint64_t now_ns);

@@ -229,7 +229,9 @@ void Replica::Process(Ready rd) {
   for (Message& m : rd.messages) host_->Send(std::move(m));
   // 3. The state machine.
   for (ApplyItem& item : rd.apply) Apply(item);
-  if (!rd.apply.empty()) host_->OnApplied();
+  // Reads waiting for a session's position: the applied state moved, or the
+  // commit did (which can settle a position without anything applied).
+  if (!rd.apply.empty() || rd.committed) host_->OnApplied();
   if (rd.committed) {
     // Entries up to the majority commit can no longer be rolled back.
     for (auto it = undo_.begin(); it != undo_.end() && it->first <= *rd.committed;) {

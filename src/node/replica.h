@@ -77,7 +77,8 @@ class ReplicaHost {
   virtual void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) = 0;
   // The membership changed (encoded leader/membership.h).
   virtual void OnMembership(const std::string& encoded) = 0;
-  // The applied state moved forward (entries applied, or a snapshot installed).
+  // The applied state moved forward (entries applied, or a snapshot installed),
+  // or the majority commit did.
   virtual void OnApplied() {}
 };
 

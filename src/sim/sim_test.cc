@@ -282,6 +282,44 @@ TEST(Sim, AsyncCompactionStopsAtTheMajorityCommit) {
   }
 }
 
+TEST(Sim, AsyncFollowerServesAReadIndexOnlyOnTheLeadersLog) {
+  // Seeds that once failed: a deposed leader (or a follower of one), now a
+  // follower in a later term, still held speculative entries of its old term
+  // up to index 202; the new leader had committed other entries from 188 on.
+  // Its freshness round came back with a read index at or below 202, and the index
+  // alone said "applied": bounded reads were served from the diverged state,
+  // 1426 ms behind the commit (seed 126; 925 ms, seed 290). A read index now
+  // carries the term of its entry and is served only on the same log.
+  for (uint64_t seed : {126u, 290u}) {
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.consistency = "bounded:250";
+    c.faults = kFaultAll;
+    c.seed = seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+    EXPECT_LE(r.stats.max_staleness_ns, AllowedStalenessNs(c)) << ReproduceCommand(c);
+  }
+}
+
+TEST(Sim, AsyncSessionTokenIsHeldOnlyOnItsOwnLog) {
+  // Seeds that once failed: a session read on a node whose applied position
+  // compared above the session's token (a later term first) but whose state
+  // lacked the token's entries: a newer leader's speculative entries, rolled
+  // back later, while the token's were committed. A session read missed a
+  // write (3.773) an earlier read (at 3.776) had seen, on a node at 4.772
+  // (seed 184), and its own write (2.531) on a node at 3.530 (seed 251). The
+  // token is now held by the same term at its index, by the commit, or past
+  // a committed entry of a later term.
+  for (uint64_t seed : {184u, 251u}) {
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.consistency = "session";
+    c.faults = kFaultAll;
+    c.seed = seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+  }
+}
+
 TEST(Sim, OneWithFiveVotersLosesWritesButRecordsEveryOne) {
   Totals t = RunSeeds(Config(AcksPolicy::kOne, 5), Seeds(40));
   EXPECT_EQ(t.failed, 0u) << t.first_failure;
