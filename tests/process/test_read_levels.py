@@ -123,9 +123,14 @@ def main():
             heal()
 
     def test_stale_rather_than_a_stale_value():
-        # A token no replica reaches in time: -STALE, never an old value.
+        # A token no replica reaches in time: -STALE, never an old value. (A
+        # token names a log position: the current term, far past every log.
+        # One naming a term no entry at its index has, like "99999.1", names
+        # entries rolled back for good, and is held by every state.)
         r = conn(fast, "session")
-        r.execute_command("RKV.SESSION", "99999.1")
+        r.set("stale:probe", "x")
+        term, index = (int(x) for x in token(r).split("."))
+        r.execute_command("RKV.SESSION", f"{term}.{index + 1000000000}")
         try:
             r.get("profile:1")
             check(False, "a read beyond every replica must fail")
