@@ -1,5 +1,6 @@
 #include "kv/commands.h"
 
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <unordered_map>
@@ -427,13 +428,18 @@ const std::vector<KvCommandSpec>& KvCommands() {
 }
 
 const KvCommandSpec* FindKvCommand(std::string_view name) {
-  static const std::unordered_map<std::string, const KvCommandSpec*> index = [] {
-    std::unordered_map<std::string, const KvCommandSpec*> m;
-    for (const KvCommandSpec& c : KvCommands()) m.emplace(std::string(c.name), &c);
+  // Keys view the table's own (static) names; the request's name is
+  // lower-cased on the stack: this runs several times per request.
+  static const std::unordered_map<std::string_view, const KvCommandSpec*> index = [] {
+    std::unordered_map<std::string_view, const KvCommandSpec*> m;
+    for (const KvCommandSpec& c : KvCommands()) m.emplace(c.name, &c);
     return m;
   }();
-  if (name.size() > 16) return nullptr;
-  auto it = index.find(ToLower(name));
+  char lowered[16];
+  if (name.size() > sizeof lowered) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i)
+    lowered[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  auto it = index.find(std::string_view(lowered, name.size()));
   return it == index.end() ? nullptr : it->second;
 }
 
