@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/load_generator.h"
+#include "cli/parse_flags.h"
 
 namespace rkv {
 
@@ -132,16 +133,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
                  "progress line period on stderr (default 1000 on a terminal, else off; 0 off)");
   app.add_flag("--json", json, "print the result as one JSON object");
   app.add_flag("--histogram", histogram, "with --json: include the latency histogram");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv bench: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv bench")) return *exit_code;
   c.system = system == "etcd" ? System::kEtcd : System::kResp;
   if (workload == "set") c.workload = Workload::kSet;
   if (workload == "get") c.workload = Workload::kGet;

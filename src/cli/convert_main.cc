@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "check/jepsen.h"
+#include "cli/parse_flags.h"
 
 namespace rkv {
 
@@ -20,16 +21,7 @@ int RunConvertCommand(const std::vector<std::string>& args) {
       ->check(CLI::IsMember({"auto", "edn", "jepsen-log"}));
   app.add_option("--output", output, "write here instead of stdout");
   app.add_option("--key", key, "the key of operations whose value is not [k v]");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv convert: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv convert")) return *exit_code;
   JepsenOptions o;
   o.format = from == "edn"          ? JepsenFormat::kEdn
              : from == "jepsen-log" ? JepsenFormat::kLog

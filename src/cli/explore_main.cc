@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/parse_flags.h"
 #include "explore/explore.h"
 
 namespace rkv {
@@ -31,16 +32,7 @@ int RunExploreCommand(const std::vector<std::string>& args) {
   app.add_flag("--list", list,
                "print the settings (acks and read level) and fault scenarios, one a line, and "
                "exit");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv explore: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv explore")) return *exit_code;
   if (list) {
     for (const ExploreSetting& s : ExploreSettings())
       std::printf("setting %s %s\n", std::string(AcksPolicyName(s.acks)).c_str(),

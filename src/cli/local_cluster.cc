@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/parse_flags.h"
 #include "cli/process.h"
 #include "client/resp_client.h"
 #include "server/config.h"
@@ -186,16 +187,7 @@ int RunClusterCommand(const std::vector<std::string>& args) {
       app.add_option_function<std::string>(
           flag, [&given, flag](const std::string& v) { given.emplace_back(flag, v); }, info.help);
   }
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv cluster: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv cluster")) return *exit_code;
   std::vector<std::string> flags;
   ServerConfig probe;
   for (const auto& [flag, value] : given) {

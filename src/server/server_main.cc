@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cli/parse_flags.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/server_impl.h"
@@ -36,16 +37,7 @@ int RunServerCommand(const std::vector<std::string>& args) {
           info.help);
     }
   }
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv server: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv server")) return *exit_code;
 
   ServerConfig config;
   for (const auto& [name, value] : given) {

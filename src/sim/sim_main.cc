@@ -9,6 +9,7 @@
 #include "check/checks.h"
 #include "check/jepsen.h"
 #include "check/linearizable.h"
+#include "cli/parse_flags.h"
 #include "sim/sim.h"
 
 namespace rkv {
@@ -92,16 +93,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_flag("--membership", c.membership,
                "change membership under faults: nodes join (learner, then voter) and are removed");
   (void)seed_opt;
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv sim: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv sim")) return *exit_code;
   ParseAcksPolicy(acks, &c.acks);
   std::string bad;
   if (!ParseFaults(faults, &c.faults, &bad)) {
@@ -265,16 +257,7 @@ int RunCheckCommand(const std::vector<std::string>& args) {
                  "linearizable: search steps to find a small counterexample (0: none)");
   app.add_option("--threads", lin.threads, "linearizable: keys checked at once (0: one per core)")
       ->check(CLI::Range(0u, 1024u));
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "replicakv check: " << e.what() << "\n";
-    return 2;
-  }
+  if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv check")) return *exit_code;
   auto start = std::chrono::steady_clock::now();
   std::vector<CheckResult> results;
   auto fail_reading = [&](const Status& s) {
