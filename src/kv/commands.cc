@@ -1,6 +1,5 @@
 #include "kv/commands.h"
 
-#include <cctype>
 #include <climits>
 #include <cmath>
 #include <unordered_map>
@@ -435,11 +434,10 @@ const KvCommandSpec* FindKvCommand(std::string_view name) {
     for (const KvCommandSpec& c : KvCommands()) m.emplace(c.name, &c);
     return m;
   }();
-  char lowered[16];
-  if (name.size() > sizeof lowered) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i)
-    lowered[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-  auto it = index.find(std::string_view(lowered, name.size()));
+  char buf[16];
+  std::string_view lowered = LowerCommandName(name, buf);
+  if (lowered.empty()) return nullptr;
+  auto it = index.find(lowered);
   return it == index.end() ? nullptr : it->second;
 }
 

@@ -113,4 +113,11 @@ std::string ToLower(std::string_view s) {
   return out;
 }
 
+std::string_view LowerCommandName(std::string_view name, char (&buf)[16]) {
+  if (name.size() > sizeof buf) return {};
+  for (size_t i = 0; i < name.size(); ++i)
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  return std::string_view(buf, name.size());
+}
+
 }  // namespace rkv

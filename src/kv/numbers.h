@@ -20,5 +20,8 @@ bool ParseScanCursor(std::string_view s, uint64_t* out);
 // Case-insensitive ASCII comparison.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 std::string ToLower(std::string_view s);
+// A command name lower-cased into `buf`, without allocating (every request
+// looks its name up); empty when longer than any command name can be.
+std::string_view LowerCommandName(std::string_view name, char (&buf)[16]);
 
 }  // namespace rkv

@@ -2,7 +2,6 @@
 // state machine: HELLO, AUTH, SELECT, QUIT, RESET, MULTI/EXEC/DISCARD, INFO,
 // COMMAND, CLIENT, CONFIG, RKV.STATUS. Replies and error texts follow Redis 7.
 #include <algorithm>
-#include <cctype>
 
 #include "core/limits.h"
 #include "kv/commands.h"
@@ -101,13 +100,8 @@ bool ValidClientName(std::string_view name) {
 }  // namespace
 
 bool ClientConn::RunServerCommand(Slot& slot, uint64_t seq, const Argv& argv) {
-  // Every request passes here first: lower-case the name on the stack (a
-  // std::string per request showed as ~1k instructions of every GET).
-  char lowered[16];
-  size_t len = std::min(argv[0].size(), sizeof lowered);
-  for (size_t i = 0; i < len; ++i)
-    lowered[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(argv[0][i])));
-  std::string_view name(lowered, len);
+  char buf[16];  // every request passes here first: no allocation for its name
+  std::string_view name = LowerCommandName(argv[0], buf);
   auto arity = [&](int n) {
     bool ok =
         n >= 0 ? argv.size() == static_cast<size_t>(n) : argv.size() >= static_cast<size_t>(-n);
