@@ -85,8 +85,9 @@ size_t EntrySize(const Entry& e) {
          VarintFieldSize(e.request_id) + BytesFieldSize(e.data.size());
 }
 
-// proto::RaftMessage
-size_t MessageSize(const Message& m) {
+// proto::RaftMessage. Appends each entry's size, then the message's, to
+// *sizes: computed once, they are the length prefixes when writing.
+size_t MessageSize(const Message& m, std::vector<size_t>* sizes) {
   size_t n = VarintFieldSize(static_cast<uint32_t>(m.type)) + VarintFieldSize(m.from) +
              VarintFieldSize(m.to) + VarintFieldSize(m.term) + VarintFieldSize(m.log_term) +
              VarintFieldSize(m.index) + VarintFieldSize(m.commit) + VarintFieldSize(m.applied) +
@@ -94,24 +95,31 @@ size_t MessageSize(const Message& m) {
              VarintFieldSize(m.reject ? 1 : 0) + BytesFieldSize(m.data.size());
   for (const Entry& e : m.entries) {
     size_t es = EntrySize(e);
+    sizes->push_back(es);
     n += 1 + VarintSize(es) + es;
   }
+  sizes->push_back(n);
   return n;
 }
 
 }  // namespace
 
 void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out) {
+  thread_local std::vector<size_t> sizes;  // reused: no allocation per frame
+  sizes.clear();
   size_t body = 0;
   for (const Message& m : messages) {
-    size_t ms = MessageSize(m);
+    size_t ms = MessageSize(m, &sizes);
     body += 1 + VarintSize(ms) + ms;
   }
   out->reserve(out->size() + 4 + body);
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((body >> (24 - 8 * i)) & 0xff));
+  size_t at = 0;  // into sizes: this message's entries, then the message
   for (const Message& m : messages) {
+    const size_t* entry_sizes = &sizes[at];
+    at += m.entries.size();
     out->push_back(static_cast<char>(2 << 3 | kWireBytes));  // PeerFrame.messages
-    PutVarint(out, MessageSize(m));
+    PutVarint(out, sizes[at++]);
     PutVarintField(out, 1, static_cast<uint32_t>(m.type));
     PutVarintField(out, 2, m.from);
     PutVarintField(out, 3, m.to);
@@ -123,9 +131,10 @@ void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out)
     PutVarintField(out, 9, m.context);
     PutVarintField(out, 10, m.reject_hint);
     PutVarintField(out, 11, m.reject ? 1 : 0);
-    for (const Entry& e : m.entries) {
+    for (size_t j = 0; j < m.entries.size(); ++j) {
+      const Entry& e = m.entries[j];
       out->push_back(static_cast<char>(12 << 3 | kWireBytes));  // RaftMessage.entries
-      PutVarint(out, EntrySize(e));
+      PutVarint(out, entry_sizes[j]);
       PutVarintField(out, 1, e.term);
       PutVarintField(out, 2, e.index);
       PutVarintField(out, 3, static_cast<uint32_t>(e.kind));
