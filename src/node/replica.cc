@@ -76,7 +76,7 @@ void Replica::Tick(uint64_t now_ns) {
 void Replica::Step(const Message& m) {
   if (installing_) return;  // lost, as on a network: the protocol retries
   core_->Step(m);
-  Drain();
+  RequestDrain();
 }
 
 void Replica::Propose(Request r) {
@@ -88,7 +88,7 @@ void Replica::Propose(Request r) {
     return;
   }
   core_->Propose(std::move(r));
-  Drain();
+  RequestDrain();
 }
 
 void Replica::SnapshotDone(NodeId to, bool ok, uint64_t index) {
@@ -193,6 +193,15 @@ void Replica::Drain() {
   draining_ = false;
 }
 
+void Replica::RequestDrain() {
+  if (drain_deferred_) return;
+  drain_deferred_ = host_->DeferDrain([this] {
+    drain_deferred_ = false;
+    Drain();
+  });
+  if (!drain_deferred_) Drain();
+}
+
 void Replica::Process(Ready rd) {
   // Undo first: the state changes it makes are written atomically with the
   // log truncation below, so a crash leaves either both or neither.
@@ -222,7 +231,7 @@ void Replica::Process(Ready rd) {
                          if (rollback_writes) store_.WritesDone(rollback_seq);
                          for (Message& m : after) host_->Send(std::move(m));
                          if (persisted) core_->Persisted(*persisted);
-                         Drain();
+                         RequestDrain();
                        });
   }
   // 2. Messages that need not wait.

@@ -80,6 +80,14 @@ class ReplicaHost {
   // The applied state moved forward (entries applied, or a snapshot installed),
   // or the majority commit did.
   virtual void OnApplied() {}
+  // Runs `drain` later on the driver thread, after the inputs that are ready
+  // now (an event loop's turn), and returns true; false: the replica drains at
+  // once. Deferring turns many proposals and messages into one Ready: one
+  // storage write and one append message per follower for all of them.
+  virtual bool DeferDrain(std::function<void()> drain) {
+    (void)drain;
+    return false;
+  }
 };
 
 class Replica {
@@ -124,6 +132,8 @@ class Replica {
 
   Replica(ReplicaHost* host, Engine* engine) : host_(host), engine_(engine), store_(engine) {}
   void Drain();
+  // Drain now, or once at the end of the host's turn (ReplicaHost::DeferDrain).
+  void RequestDrain();
   void Process(Ready rd);
   void RollBack(const std::optional<LogPosition>& to, const std::vector<Entry>& discarded);
   void Apply(ApplyItem& item);
@@ -136,6 +146,7 @@ class Replica {
   KvStore store_;
   std::unique_ptr<ReplicaCore> core_;
   bool draining_ = false;
+  bool drain_deferred_ = false;  // a deferred Drain is scheduled
   bool installing_ = false;  // a snapshot is being imported: inputs wait
   uint64_t writes_in_flight_ = 0;
   uint64_t log_first_index_ = 1;  // no stored log entry is below this

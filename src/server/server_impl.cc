@@ -441,6 +441,14 @@ void ServerImpl::SubmitWrite(WriteBatch batch, bool sync, std::function<void(con
   });
 }
 
+// Posted handlers run after the completions the loop already holds (every
+// client read and peer frame of this turn), so their proposals and messages
+// reach the core before it is drained once.
+bool ServerImpl::DeferDrain(std::function<void()> drain) {
+  asio::post(io_, std::move(drain));
+  return true;
+}
+
 void ServerImpl::SubmitTask(std::function<Status()> task, std::function<void(const Status&)> done) {
   writer_->SubmitTask(std::move(task), [this, done = std::move(done)](const Status& s) mutable {
     asio::post(io_, [done = std::move(done), s] { done(s); });

@@ -55,6 +55,7 @@ class ServerImpl final : public ReplicaHost {
   void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
   void OnMembership(const std::string& encoded) override;
   void OnApplied() override;
+  bool DeferDrain(std::function<void()> drain) override;
 
   // --- for client connections (loop thread) ---
   // Proposes a request on behalf of a connection's slot.
