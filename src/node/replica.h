@@ -147,7 +147,7 @@ class Replica {
   std::unique_ptr<ReplicaCore> core_;
   bool draining_ = false;
   bool drain_deferred_ = false;  // a deferred Drain is scheduled
-  bool installing_ = false;  // a snapshot is being imported: inputs wait
+  bool installing_ = false;      // a snapshot is being imported: inputs wait
   uint64_t writes_in_flight_ = 0;
   uint64_t log_first_index_ = 1;  // no stored log entry is below this
   uint64_t rolled_back_writes_ = 0;
