@@ -1,5 +1,7 @@
 // The RocksDB engine: one database per node, one column family per Cf.
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -46,6 +48,28 @@ class RocksIterator final : public Iterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// Preallocates the write-ahead log with its file size extended. RocksDB's
+// default keeps the size (FALLOC_FL_KEEP_SIZE), so every fdatasync of the
+// growing log also journals the new size: on this machine an appending
+// fdatasync takes 192 us p50, one inside a preallocated file 126 us
+// (docs/PERFORMANCE.md). A crash leaves a zeroed tail, which RocksDB's log
+// reader takes for the end of a preallocated file (kZeroType records); a clean
+// close trims it.
+class PreallocatedWalFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  using rocksdb::FileSystemWrapper::FileSystemWrapper;
+  const char* Name() const override { return "PreallocatedWalFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0)
+      return target()->NewWritableFile(name, options, file, dbg);
+    rocksdb::FileOptions wal = options;
+    wal.fallocate_with_keep_size = false;
+    return target()->NewWritableFile(name, wal, file, dbg);
+  }
+};
+
 class RocksDbEngine final : public Engine {
  public:
   ~RocksDbEngine() override {
@@ -60,6 +84,9 @@ class RocksDbEngine final : public Engine {
     if (ec) return Status::IoError("cannot create " + o.dir + ": " + ec.message());
 
     rocksdb::Options options;
+    env_ = rocksdb::NewCompositeEnv(
+        std::make_shared<PreallocatedWalFileSystem>(rocksdb::FileSystem::Default()));
+    options.env = env_.get();
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
@@ -242,6 +269,7 @@ class RocksDbEngine final : public Engine {
  private:
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) { return handles_[static_cast<int>(cf) + 1]; }
 
+  std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is "default"
   rocksdb::Options options_;
