@@ -50,21 +50,52 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
     r->log_first_index_ = recovery.log_start.index + 1;
   }
   if (!recovery.log.empty()) r->log_first_index_ = recovery.log.front().index;
-  // Undo records of entries applied before they were committed.
-  auto it = engine->NewIterator(Cf::kUndo);
+  RKV_RETURN_IF_ERROR(r->UndoLegacySpeculativeState(recovery));
+  recovery.applied = r->store_.applied();
+  std::string count;
+  if (engine->Get(Cf::kMeta, kRolledBackKey, &count).ok() && count.size() == 8)
+    r->rolled_back_writes_ = DecodeFixed64BE(count.data());
+  r->commit_index_ = recovery.applied.index;
+  r->flushed_index_ = recovery.applied.index;
+  r->core_ = make_core(std::move(recovery));
+  r->Drain();
+  return r;
+}
+
+// Data directories written before speculative state stayed in memory hold it
+// in the data column family, with an undo record per entry: put the state back
+// at the last entry below them (committed), durably. The entries stay in the
+// log and are applied again once committed, or recorded when rolled back.
+Status Replica::UndoLegacySpeculativeState(const CoreRecovery& recovery) {
+  std::map<uint64_t, UndoRecord> undo;
+  auto it = engine_->NewIterator(Cf::kUndo);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return Status::Corruption("undo key of wrong size");
     UndoRecord u;
     if (!DecodeUndo(it->value(), &u)) return Status::Corruption("undo record is malformed");
-    r->undo_.emplace(DecodeFixed64BE(it->key().data()), std::move(u));
+    undo.emplace(DecodeFixed64BE(it->key().data()), std::move(u));
   }
   RKV_RETURN_IF_ERROR(it->status());
-  std::string count;
-  if (engine->Get(Cf::kMeta, kRolledBackKey, &count).ok() && count.size() == 8)
-    r->rolled_back_writes_ = DecodeFixed64BE(count.data());
-  r->core_ = make_core(std::move(recovery));
-  r->Drain();
-  return r;
+  if (undo.empty()) return Status::Ok();
+  uint64_t to = undo.begin()->first - 1;
+  std::optional<LogPosition> position;
+  if (to == recovery.log_start.index) position = recovery.log_start;
+  for (const Entry& e : recovery.log)
+    if (e.index == to) position = LogPosition{e.term, e.index};
+  if (!position || to >= store_.applied().index)
+    return Status::Corruption("undo records from " + std::to_string(to + 1) +
+                              " do not match the applied index " +
+                              std::to_string(store_.applied().index) + " and the log");
+  for (auto u = undo.rbegin(); u != undo.rend(); ++u)
+    for (size_t i = u->second.items.size(); i-- > 0;) store_.Restore(u->second.items[i]);
+  store_.SetApplied(*position);
+  WriteBatch batch;
+  uint64_t seq = 0;
+  store_.TakeWrites(&batch, &seq);
+  batch.DeleteRange(Cf::kUndo, "", std::string(64, '\xff'));
+  RKV_RETURN_IF_ERROR(engine_->Write(batch, true));
+  store_.WritesDone(seq);
+  return Status::Ok();
 }
 
 void Replica::Tick(uint64_t now_ns) {
@@ -177,6 +208,9 @@ void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta
                                       std::to_string(store_.applied().index) + ", expected " +
                                       std::to_string(meta.position.index)));
   undo_.clear();
+  held_writes_.clear();  // the installed state replaces what they held
+  pending_compaction_.reset();
+  commit_index_ = flushed_index_ = meta.position.index;
   log_first_index_ = meta.position.index + 1;
   installing_ = false;
   core_->InstallSnapshot(from, term, meta);
@@ -203,50 +237,72 @@ void Replica::RequestDrain() {
 }
 
 void Replica::Process(Ready rd) {
-  // Undo first: the state changes it makes are written atomically with the
-  // log truncation below, so a crash leaves either both or neither.
+  // Undo first, in memory: the engine holds no state of uncommitted entries
+  // (FlushStoreWrites), so nothing of it need go with the log truncation.
   if (rd.rollback_to || !rd.discarded.empty()) RollBack(rd.rollback_to, rd.discarded);
+  if (rd.rollback_to) {
+    // The held writes of the undone entries and the undo's own writes leave
+    // the state at the rollback's position, so they go to the engine as one
+    // batch at that position. Kept apart, a held batch "at index i" would be
+    // written once a different entry at i commits (sim async seed 48).
+    HeldWrites undone;
+    for (HeldWrites& h : held_writes_) undone.batch.Append(std::move(h.batch));
+    held_writes_.clear();
+    WriteBatch undo;
+    if (store_.TakeWrites(&undo, &undone.seq)) undone.batch.Append(std::move(undo));
+    undone.applied_index = rd.rollback_to->index;
+    if (!undone.batch.empty()) held_writes_.push_back(std::move(undone));
+  }
 
   // 1. Persist. Whatever must wait for durability waits for this write's
   // callback; writes complete in order, so an empty write also orders
   // messages behind earlier persists.
   bool log_writes = rd.hard_state || rd.truncate_from || !rd.append.empty();
   WriteBatch batch;
-  uint64_t rollback_seq = 0;
-  bool rollback_writes =
-      (rd.rollback_to || !rd.discarded.empty()) && store_.TakeWrites(&batch, &rollback_seq);
+  // The state's own writes never need to go with the log's: the engine holds
+  // majority-committed state only (FlushStoreWrites), which no truncation
+  // touches. The rollback counter goes with the truncation it counts.
+  bool rollback_writes = rolled_back_count_dirty_;
+  if (rollback_writes) {
+    std::string count;
+    PutFixed64BE(&count, rolled_back_writes_);
+    batch.Put(Cf::kMeta, kRolledBackKey, count);
+    rolled_back_count_dirty_ = false;
+  }
   if (log_writes || rollback_writes || !rd.messages_after_persist.empty()) {
     AddLogWrites(rd.hard_state, rd.truncate_from, rd.append, &batch);
     std::optional<LogPosition> persisted;
     if (!rd.append.empty()) persisted = LogPosition{rd.append.back().term, rd.append.back().index};
     ++writes_in_flight_;
-    host_->SubmitWrite(std::move(batch), (rd.sync && log_writes) || rollback_writes,
-                       [this, persisted, rollback_writes, rollback_seq,
-                        after = std::move(rd.messages_after_persist)](const Status& s) mutable {
-                         --writes_in_flight_;
-                         if (!s.ok()) {
-                           host_->OnFatal(s);
-                           return;
-                         }
-                         if (rollback_writes) store_.WritesDone(rollback_seq);
-                         for (Message& m : after) host_->Send(std::move(m));
-                         if (persisted) core_->Persisted(*persisted);
-                         RequestDrain();
-                       });
+    host_->SubmitWrite(
+        std::move(batch), (rd.sync && log_writes) || rollback_writes,
+        [this, persisted, after = std::move(rd.messages_after_persist)](const Status& s) mutable {
+          --writes_in_flight_;
+          if (!s.ok()) {
+            host_->OnFatal(s);
+            return;
+          }
+          for (Message& m : after) host_->Send(std::move(m));
+          if (persisted) core_->Persisted(*persisted);
+          RequestDrain();
+        });
   }
   // 2. Messages that need not wait.
   for (Message& m : rd.messages) host_->Send(std::move(m));
-  // 3. The state machine.
-  for (ApplyItem& item : rd.apply) Apply(item);
+  // 3. The state machine. An entry applied as committed is committed (the
+  // cores that never report a majority commit apply only committed entries).
+  for (ApplyItem& item : rd.apply) {
+    if (!item.speculative) commit_index_ = std::max(commit_index_, item.entry.index);
+    Apply(item);
+  }
   // Reads waiting for a session's position: the applied state moved, or the
   // commit did (which can settle a position without anything applied).
   if (!rd.apply.empty() || rd.committed) host_->OnApplied();
   if (rd.committed) {
-    // Entries up to the majority commit can no longer be rolled back.
-    for (auto it = undo_.begin(); it != undo_.end() && it->first <= *rd.committed;) {
-      store_.AddRawDelete(Cf::kUndo, LogKey(it->first));
-      it = undo_.erase(it);
-    }
+    // Entries up to the majority commit can no longer be rolled back, and
+    // the state they produced may be written.
+    commit_index_ = std::max(commit_index_, *rd.committed);
+    undo_.erase(undo_.begin(), undo_.upper_bound(*rd.committed));
   }
   for (uint64_t id : rd.reads) {
     RequestOutcome o;
@@ -283,16 +339,9 @@ void Replica::Apply(ApplyItem& item) {
     u.request_id = e.request_id;
     u.data = e.data;
     u.items = store_.EndUndo();
-    std::string stored;
-    for (const KvStore::UndoItem& i : u.items) {
-      StoredValueView view;
-      if (store_.Get(i.key, &stored) && DecodeStoredValue(stored, &view))
-        u.after.emplace_back(std::string(view.payload));
-      else
-        u.after.emplace_back(std::nullopt);
-    }
-    store_.AddRawPut(Cf::kUndo, LogKey(e.index), EncodeUndo(u));
-    undo_[e.index] = std::move(u);
+    // Kept in memory only: the engine never holds this entry's state before
+    // it is majority-committed (FlushStoreWrites), so a crash needs no undo.
+    undo_.emplace_hint(undo_.end(), e.index, std::move(u));
   }
   if (item.request_id != 0) {
     RequestOutcome o;
@@ -333,14 +382,23 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
         continue;
       }
       const UndoRecord& u = it->second;
+      // Later entries are already undone: each key holds what this one left.
+      std::vector<std::optional<std::string>> after;
+      std::string stored;
+      for (const KvStore::UndoItem& i : u.items) {
+        StoredValueView view;
+        if (store_.Get(i.key, &stored) && DecodeStoredValue(stored, &view))
+          after.emplace_back(std::string(view.payload));
+        else
+          after.emplace_back(std::nullopt);
+      }
       for (size_t i = u.items.size(); i-- > 0;) store_.Restore(u.items[i]);
       if (!DecodeCommands(u.data, &commands)) commands.clear();
       for (size_t i = u.items.size(); i-- > 0;)
-        undone.push_back({u.items[i].key, u.after[i], CommandFor(commands, u.items[i].key), true,
+        undone.push_back({u.items[i].key, after[i], CommandFor(commands, u.items[i].key), true,
                           u.term, index, u.time_ms, u.origin, u.request_id});
       ++batch.entries;
       ++batch.applied_entries;
-      store_.AddRawDelete(Cf::kUndo, LogKey(index));
       undo_.erase(it);
     }
     std::reverse(undone.begin(), undone.end());
@@ -374,42 +432,59 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
   batch.term = batch.records.empty() ? 0 : batch.records.front().term;
   batch.first_index = batch.records.empty() ? 0 : batch.records.front().index;
   rolled_back_writes_ += batch.entries;
-  std::string count;
-  PutFixed64BE(&count, rolled_back_writes_);
-  store_.AddRawPut(Cf::kMeta, kRolledBackKey, count);
-  // The records are durable before the undo is.
+  rolled_back_count_dirty_ = true;
+  // The records are durable before the truncation is.
   Status s = host_->RecordRollback(batch);
   if (!s.ok()) host_->OnFatal(s);
 }
 
 void Replica::FlushStoreWrites(const std::optional<LogPosition>& compact_to) {
+  // The state's writes wait here until the majority commit covers the state
+  // they leave: the engine holds committed state only, so a crash or a
+  // failover never finds speculative state (async) on disk to undo, and undo
+  // records live in memory. Under quorum and all the applied state never runs
+  // ahead of the commit, and nothing waits.
+  HeldWrites held;
+  if (store_.TakeWrites(&held.batch, &held.seq)) {
+    held.applied_index = store_.applied().index;
+    held_writes_.push_back(std::move(held));
+  }
   WriteBatch batch;
   uint64_t seq = 0;
-  bool has_store_writes = store_.TakeWrites(&batch, &seq);
+  while (!held_writes_.empty() && held_writes_.front().applied_index <= commit_index_) {
+    batch.Append(std::move(held_writes_.front().batch));
+    seq = std::max(seq, held_writes_.front().seq);
+    flushed_index_ = held_writes_.front().applied_index;
+    held_writes_.pop_front();
+  }
   // Log entries may go once the state they produced is written: this batch
-  // carries both, atomically.
-  if (compact_to && compact_to->index >= log_first_index_) {
-    uint64_t upto = compact_to->index;
-    // Point deletes for the usual handful of entries; a range delete for many
-    // (range tombstones are costly when frequent).
-    constexpr uint64_t kPointDeletesMax = 1024;
-    if (upto - log_first_index_ < kPointDeletesMax) {
-      for (uint64_t i = log_first_index_; i <= upto; ++i) batch.Delete(Cf::kLog, LogKey(i));
-    } else {
-      AddLogCompaction(upto, &batch);
+  // carries both, atomically (or follows the batch that wrote the state).
+  if (compact_to) pending_compaction_ = *compact_to;
+  if (pending_compaction_ && pending_compaction_->index <= flushed_index_) {
+    LogPosition to = *pending_compaction_;
+    pending_compaction_.reset();
+    if (to.index >= log_first_index_) {
+      // Point deletes for the usual handful of entries; a range delete for
+      // many (range tombstones are costly when frequent).
+      constexpr uint64_t kPointDeletesMax = 1024;
+      if (to.index - log_first_index_ < kPointDeletesMax) {
+        for (uint64_t i = log_first_index_; i <= to.index; ++i) batch.Delete(Cf::kLog, LogKey(i));
+      } else {
+        AddLogCompaction(to.index, &batch);
+      }
+      batch.Put(Cf::kMeta, kLogStartKey, EncodePosition(to));
+      log_first_index_ = to.index + 1;
     }
-    batch.Put(Cf::kMeta, kLogStartKey, EncodePosition(*compact_to));
-    log_first_index_ = upto + 1;
   }
   if (batch.empty()) return;
   ++writes_in_flight_;
-  host_->SubmitWrite(std::move(batch), false, [this, seq, has_store_writes](const Status& s) {
+  host_->SubmitWrite(std::move(batch), false, [this, seq](const Status& s) {
     --writes_in_flight_;
     if (!s.ok()) {
       host_->OnFatal(s);
       return;
     }
-    if (has_store_writes) store_.WritesDone(seq);
+    if (seq != 0) store_.WritesDone(seq);
   });
 }
 

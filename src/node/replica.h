@@ -3,6 +3,7 @@
 // the driver's one thread.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -125,12 +126,20 @@ class Replica {
     uint64_t request_id = 0;
     std::string data;  // the entry's commands
     std::vector<KvStore::UndoItem> items;
-    std::vector<std::optional<std::string>> after;  // each key's payload after the entry
+    std::vector<std::optional<std::string>> after;  // only in records of older data dirs
+  };
+  // The state's writes since the previous batch, waiting for the majority
+  // commit to reach the position they leave the state at.
+  struct HeldWrites {
+    WriteBatch batch;
+    uint64_t seq = 0;
+    uint64_t applied_index = 0;
   };
   static std::string EncodeUndo(const UndoRecord& r);
   static bool DecodeUndo(std::string_view bytes, UndoRecord* r);
 
   Replica(ReplicaHost* host, Engine* engine) : host_(host), engine_(engine), store_(engine) {}
+  Status UndoLegacySpeculativeState(const CoreRecovery& recovery);
   void Drain();
   // Drain now, or once at the end of the host's turn (ReplicaHost::DeferDrain).
   void RequestDrain();
@@ -152,6 +161,11 @@ class Replica {
   uint64_t log_first_index_ = 1;  // no stored log entry is below this
   uint64_t rolled_back_writes_ = 0;
   std::map<uint64_t, UndoRecord> undo_;  // by index: applied, not yet majority-committed
+  std::deque<HeldWrites> held_writes_;
+  uint64_t commit_index_ = 0;   // the majority commit, as far as this node knows
+  uint64_t flushed_index_ = 0;  // the state the engine holds (or is writing) is at this index
+  std::optional<LogPosition> pending_compaction_;  // waits for the state to be written
+  bool rolled_back_count_dirty_ = false;
   std::vector<Reply> replies_scratch_;
 };
 

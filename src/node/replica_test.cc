@@ -4,8 +4,11 @@
 
 #include <deque>
 
+#include "core/encoding.h"
 #include "kv/command_codec.h"
+#include "kv/kv_store.h"
 #include "standalone/standalone_core.h"
+#include "storage/log_store.h"
 #include "storage/memory_engine.h"
 
 namespace rkv {
@@ -138,6 +141,60 @@ TEST(StandaloneReplica, AppliedEntriesAreCompactedFromTheLog) {
   it->SeekToFirst();
   EXPECT_FALSE(it->Valid()) << "every applied entry was deleted from the log";
   EXPECT_EQ(replica->store().key_count(), 10u);
+}
+
+// Data directories of builds before speculative state stayed in memory hold
+// it in the data column family with an undo record per entry. Opening one
+// puts the state back at the last entry below the records, durably, and
+// drops the records; the entry is applied again from the log.
+TEST(StandaloneReplica, LegacyUndoRecordsAreUndoneWhenOpened) {
+  MemoryEngine engine(/*track_unsynced=*/false);
+  FakeHost host(&engine);
+  std::string v2;
+  {
+    auto replica = OpenStandalone(&host, &engine);
+    replica->Propose(Write(1, {"SET", "k", "v1"}));
+    replica->Propose(Write(2, {"SET", "k", "v2"}));
+    host.CompleteAll();
+    ASSERT_TRUE(replica->store().Get("k", &v2));
+    replica->Propose(Write(3, {"SET", "k", "v3"}));
+    host.CompleteAll();
+    ASSERT_EQ(replica->store().applied().index, 3u);
+  }
+  // The record an older build wrote for entry 3: k had v2 before it.
+  std::string record(1, '\x01');
+  for (uint64_t v : {1, 1, 1, 3}) PutVarint64(&record, v);  // term, time, origin, request
+  PutLengthPrefixed(&record, "");
+  PutVarint64(&record, 1);
+  PutLengthPrefixed(&record, "k");
+  record.push_back(1);  // had a prior value; no "after" value
+  PutLengthPrefixed(&record, v2);
+  PutLengthPrefixed(&record, "");
+  WriteBatch legacy;
+  legacy.Put(Cf::kUndo, LogKey(3), record);
+  // And the log as it was then: entry 3 not yet compacted away.
+  Entry e3;
+  e3.term = 1;
+  e3.index = 3;
+  EncodeCommand({"SET", "k", "v3"}, &e3.data);
+  AddLogWrites(std::nullopt, std::nullopt, {e3}, &legacy);
+  std::string start;
+  PutFixed64BE(&start, 1);
+  PutFixed64BE(&start, 2);
+  legacy.Put(Cf::kMeta, "log_start", start);
+  ASSERT_TRUE(engine.Write(legacy, true).ok());
+
+  auto replica = OpenStandalone(&host, &engine);
+  std::string on_disk;
+  ASSERT_TRUE(engine.Get(Cf::kData, KvStore::DataKey("k"), &on_disk).ok());
+  EXPECT_EQ(on_disk, v2) << "the speculative value is still on disk";
+  EXPECT_FALSE(engine.Get(Cf::kUndo, LogKey(3), &on_disk).ok()) << "the record is still there";
+  host.CompleteAll();
+  std::string now;
+  ASSERT_TRUE(replica->store().Get("k", &now));
+  StoredValueView view;
+  ASSERT_TRUE(DecodeStoredValue(now, &view));
+  EXPECT_EQ(view.payload, "v3") << "entry 3 is applied again from the log";
 }
 
 }  // namespace
