@@ -220,6 +220,11 @@ class ReplicaCore {
   // Advances the core's clock (monotonic ns) and fires due timers. Drivers call
   // it before other inputs whenever time has moved.
   virtual void Tick(uint64_t now_ns) = 0;
+  // Moves the clock forward without firing timers. A real driver ticks every
+  // few milliseconds and calls this before each input, so the times the core
+  // records (an entry's append time, behind lag_ms) are exact, not rounded to
+  // the last tick.
+  virtual void AdvanceClock(uint64_t now_ns) { (void)now_ns; }
   // A peer's message.
   virtual void Step(const Message& m) = 0;
   // A client request. Its outcome arrives later in Ready: an ApplyItem with its

@@ -62,6 +62,9 @@ class LeaderCore final : public ReplicaCore {
   LeaderCore(const LeaderOptions& options, CoreRecovery recovery);
 
   void Tick(uint64_t now_ns) override;
+  void AdvanceClock(uint64_t now_ns) override {
+    if (now_ns > now_) now_ = now_ns;
+  }
   void Step(const Message& m) override;
   void Propose(Request r) override;
   void Persisted(LogPosition pos) override;

@@ -100,6 +100,7 @@ class Replica {
                                                const CoreFactory& make_core);
 
   void Tick(uint64_t now_ns);
+  void AdvanceClock(uint64_t now_ns) { core_->AdvanceClock(now_ns); }
   void Step(const Message& m);
   void Propose(Request r);
 

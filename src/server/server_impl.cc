@@ -220,7 +220,9 @@ Status ServerImpl::Start() {
       return CheckPeerIdentity(id, uuid, why);
     };
     handlers.message = [this](Message m) {
-      if (replica_) replica_->Step(m);
+      if (!replica_) return;
+      replica_->AdvanceClock(MonotonicNowNs());
+      replica_->Step(m);
     };
     handlers.chunk = [this](NodeId from, SnapshotChunkMsg c) { transfer_->OnChunk(from, c); };
     handlers.ack = [this](NodeId from, SnapshotAckMsg a) { transfer_->OnAck(from, a); };
@@ -335,6 +337,7 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   r.kind = kind;
   r.barrier = barrier;
   r.data = std::move(data);
+  replica_->AdvanceClock(MonotonicNowNs());
   replica_->Propose(std::move(r));
 }
 

@@ -39,6 +39,7 @@ std::string HumanBytes(uint64_t b) {
 }  // namespace
 
 std::string ServerImpl::StatusJson() {
+  replica_->AdvanceClock(MonotonicNowNs());
   CoreStatus st = replica_->status();
   nlohmann::json j;
   j["id"] = config_.id;
@@ -138,6 +139,7 @@ std::string ServerImpl::StatusJson() {
 
 std::string ServerImpl::InfoText(std::string_view section) {
   bool all = section == "all" || section == "everything" || section == "default";
+  replica_->AdvanceClock(MonotonicNowNs());
   CoreStatus st = replica_->status();
   std::string out;
   auto add = [&out](std::string_view k, const std::string& v) {
@@ -265,6 +267,7 @@ std::string ServerImpl::InfoText(std::string_view section) {
 
 std::string ServerImpl::MetricsText() {
   std::string out;
+  replica_->AdvanceClock(MonotonicNowNs());
   CoreStatus st = replica_->status();
   out += "# HELP replicakv_commands_total Commands processed, by command.\n";
   out += "# TYPE replicakv_commands_total counter\n";
