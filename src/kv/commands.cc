@@ -1,5 +1,6 @@
 #include "kv/commands.h"
 
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <unordered_map>
@@ -36,6 +37,24 @@ Lookup ReadString(KvStore* store, std::string_view key, std::string_view* payloa
   *payload = view.payload;
   return Lookup::kString;
 }
+
+}  // namespace
+
+bool AppendStringReply(KvStore& store, std::string_view key, std::string* out) {
+  std::string_view payload;
+  if (ReadString(&store, key, &payload) != Lookup::kString) return false;
+  char header[24];
+  header[0] = '$';
+  char* end = std::to_chars(header + 1, header + sizeof(header) - 2, payload.size()).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out->append(header, static_cast<size_t>(end - header));
+  out->append(payload.data(), payload.size());
+  out->append("\r\n", 2);
+  return true;
+}
+
+namespace {
 
 void WriteString(ApplyContext& ctx, std::string_view key, std::string_view payload) {
   // One buffer per thread: encoding a value allocates nothing once it is big enough.

@@ -49,6 +49,11 @@ const std::vector<KvCommandSpec>& KvCommands();
 
 bool ArityOk(int arity, size_t argc);
 
+// When `key` holds a string: appends its RESP bulk reply (the same bytes in
+// RESP2 and RESP3) to `out` and returns true. Otherwise (absent, another type)
+// false, and the command's own reply applies.
+bool AppendStringReply(KvStore& store, std::string_view key, std::string* out);
+
 // The keys a write command changes, each with the value argument that goes
 // with it (SET's value, APPEND's suffix, INCRBY's delta; none for DEL), for
 // rollback records of entries that were never applied here.

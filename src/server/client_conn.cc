@@ -120,7 +120,7 @@ void ClientConn::OnRead(size_t n) {
   Read();
 }
 
-ClientConn::Kind ClientConn::Classify(const Argv& argv) const {
+ClientConn::Kind ClientConn::Classify(const Argv& argv, const KvCommandSpec* spec) const {
   if (waiting_ > 0) return Kind::kRead;  // decided again when it runs; be conservative
   std::string_view name = argv[0];
   if (in_multi_ && !IsOneOf(name, {"exec", "discard", "multi", "quit", "watch", "reset"}))
@@ -132,7 +132,7 @@ ClientConn::Kind ClientConn::Classify(const Argv& argv) const {
     }
     return Kind::kRead;
   }
-  if (const KvCommandSpec* spec = FindKvCommand(name)) {
+  if (spec != nullptr) {
     if (spec->flags & kCmdWrite) return Kind::kWrite;
     if (spec->flags & kCmdReadOnly) return Kind::kRead;
     return Kind::kLocal;
@@ -193,14 +193,23 @@ bool ClientConn::MayStart(Kind kind, size_t slot_index) const {
 }
 
 void ClientConn::HandleRequest(const Argv& argv) {
-  Kind kind = Classify(argv);
+  const KvCommandSpec* spec = FindKvCommand(argv[0]);
+  Kind kind = Classify(argv, spec);
   slots_.emplace_back();
   Slot& s = slots_.back();
+  s.spec = spec;
   uint64_t seq = front_seq_ + slots_.size() - 1;
   s.kind = kind;
   s.protocol = protocol_;
   s.start_ns = MonotonicNowNs();
-  s.command = ToLower(argv[0].substr(0, 32));
+  char buf[16];
+  std::string_view lower = LowerCommandName(argv[0], buf);
+  std::string long_name;
+  if (lower.empty()) {
+    long_name = ToLower(argv[0].substr(0, 32));
+    lower = long_name;
+  }
+  s.stats = &server_->metrics().For(lower);
   // Whether everything ahead of it allows it to run now.
   bool free_to_run =
       waiting_ == 0 && reads_in_flight_ == 0 && (kind != Kind::kRead || writes_in_flight_ == 0);
@@ -229,19 +238,25 @@ void ClientConn::Pump() {
 }
 
 void ClientConn::FinishReply(Slot& slot, const Reply& reply) {
-  std::string bytes;
-  WriteReply(reply, slot.protocol, &bytes);
-  Finish(slot, std::move(bytes), reply.is_error());
+  WriteReply(reply, slot.protocol, ReplyBuffer(slot));
+  Finished(slot, reply.is_error());
 }
 
 void ClientConn::Finish(Slot& slot, std::string reply_bytes, bool error) {
-  slot.reply = std::move(reply_bytes);
+  std::string* out = ReplyBuffer(slot);
+  if (out->empty())
+    *out = std::move(reply_bytes);
+  else
+    out->append(reply_bytes);
+  Finished(slot, error);
+}
+
+void ClientConn::Finished(Slot& slot, bool error) {
   SetState(slot, static_cast<int>(Slot::State::kDone));
-  if (!slot.command.empty()) {
-    CommandStats& st = server_->metrics().For(slot.command);
-    ++st.calls;
-    if (error) ++st.errors;
-    st.latency.Record(MonotonicNowNs() - slot.start_ns);
+  if (slot.stats != nullptr) {
+    ++slot.stats->calls;
+    if (error) ++slot.stats->errors;
+    slot.stats->latency.Record(MonotonicNowNs() - slot.start_ns);
     ++server_->metrics().commands_processed;
   }
 }
@@ -279,8 +294,10 @@ void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
     FinishReply(slot, Reply::Status("QUEUED"));
     return;
   }
-  if (RunServerCommand(slot, seq, argv)) return;
-  const KvCommandSpec* spec = FindKvCommand(name);
+  // Data commands and server commands have no name in common: a data
+  // command skips the server-command chain.
+  const KvCommandSpec* spec = slot.spec;
+  if (spec == nullptr && RunServerCommand(slot, seq, argv)) return;
   if (spec == nullptr) {
     FinishReply(slot, Reply::Error(UnknownCommandError(argv)));
     return;

@@ -21,6 +21,8 @@
 
 namespace rkv {
 
+struct CommandStats;
+
 class ServerImpl;
 struct KvCommandSpec;
 
@@ -61,7 +63,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     std::vector<std::string> argv;  // kept while waiting
     std::vector<std::vector<std::string>> transaction;  // an EXEC's queued commands
     uint64_t start_ns = 0;
-    std::string command;  // lower-case name, for metrics
+    CommandStats* stats = nullptr;        // the command's metrics (by lower-case name)
+    const KvCommandSpec* spec = nullptr;  // a data command's (looked up once)
   };
 
   void Read();
@@ -75,7 +78,14 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   void Finish(Slot& slot, std::string reply_bytes, bool error);
   void SetState(Slot& slot, int state);  // keeps the in-flight counters
   void FinishReply(Slot& slot, const Reply& reply);
-  Kind Classify(const Argv& argv) const;
+  // Where a slot's reply is rendered: straight into the output when nothing
+  // is ahead of it (no copy, no allocation per reply), else into the slot.
+  std::string* ReplyBuffer(Slot& slot) {
+    return &slot == &slots_.front() ? &pending_ : &slot.reply;
+  }
+  // The slot's reply is rendered (ReplyBuffer): count it and mark it done.
+  void Finished(Slot& slot, bool error);
+  Kind Classify(const Argv& argv, const KvCommandSpec* spec) const;
   void FlushReplies();
 
   // Reads (client_reads.cc). TryReadNow serves a single read at once when its

@@ -11,8 +11,15 @@ bool ClientConn::TryReadNow(Slot& slot, const KvCommandSpec* spec, const Argv& a
   if (server_->ReadTarget(read_from_) != 0) return false;
   if (!server_->reads().CanServeNow(CurrentReadSpec(), MonotonicNowNs())) return false;
   KvStore& store = server_->replica().store();
-  ApplyContext ctx{&store, {}};
-  FinishReply(slot, spec->run(ctx, argv));
+  // GET of a string, the commonest read, is rendered from the stored bytes
+  // straight into the output (no Reply, no copy of the value in between).
+  static const KvCommandSpec* const kGet = FindKvCommand("get");
+  if (spec == kGet && AppendStringReply(store, argv[1], ReplyBuffer(slot))) {
+    Finished(slot, false);
+  } else {
+    ApplyContext ctx{&store, {}};
+    FinishReply(slot, spec->run(ctx, argv));
+  }
   AdvanceToken(store.applied());
   return true;
 }

@@ -35,7 +35,7 @@ struct CommandStats {
 };
 
 struct ServerMetrics {
-  std::map<std::string, CommandStats> commands;  // by lower-case name
+  std::map<std::string, CommandStats, std::less<>> commands;  // by lower-case name
   uint64_t connections_received = 0;
   uint64_t connections_rejected = 0;
   uint64_t protocol_errors = 0;
@@ -43,7 +43,12 @@ struct ServerMetrics {
   uint64_t net_input_bytes = 0;
   uint64_t net_output_bytes = 0;
 
-  CommandStats& For(const std::string& name) { return commands[name]; }
+  // Entries are never removed: connections keep pointers to them.
+  CommandStats& For(std::string_view name) {
+    auto it = commands.find(name);
+    if (it == commands.end()) it = commands.emplace(std::string(name), CommandStats{}).first;
+    return it->second;
+  }
 };
 
 // Appends one metric family in Prometheus text format.
