@@ -37,6 +37,11 @@ inline constexpr size_t kValueBytesMax = 512ULL * 1024 * 1024;
 // --- storage ---
 // Writes gathered into one group commit (one sync) at most.
 inline constexpr size_t kGroupCommitWritesMax = 4096;
+// Client writes proposed as one log entry (one event-loop turn's): at most
+// this many requests, and no more once their commands reach the byte bound
+// (a larger single write is an entry of its own).
+inline constexpr size_t kEntryRequestsMax = 1024;
+inline constexpr size_t kEntryBatchBytesMax = 256 * 1024;
 inline constexpr size_t kGroupCommitBytesMax = 64ULL * 1024 * 1024;
 // Writes waiting for the storage thread before producers are told to slow down.
 inline constexpr size_t kStorageQueueWritesMax = 65536;

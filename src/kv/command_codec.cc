@@ -30,6 +30,27 @@ void EncodeCommand(const Argv& command, std::string* out) {
   AppendArgv(command, out);
 }
 
+size_t CommandBatch::Add(std::string_view encoded) {
+  if (encoded.empty() || encoded[0] != kFormat) return 0;
+  encoded.remove_prefix(1);
+  uint64_t count = 0;
+  if (!GetVarint64(&encoded, &count) || count == 0) return 0;
+  body_.append(encoded.data(), encoded.size());
+  count_ += count;
+  return count;
+}
+
+std::string CommandBatch::Take() {
+  std::string out;
+  out.reserve(body_.size() + 11);
+  out.push_back(kFormat);
+  PutVarint64(&out, count_);
+  out.append(body_);
+  body_.clear();
+  count_ = 0;
+  return out;
+}
+
 bool DecodeCommands(std::string_view data, std::vector<Argv>* commands) {
   commands->clear();
   if (data.empty() || data[0] != kFormat) return false;

@@ -16,4 +16,23 @@ void EncodeCommand(const Argv& command, std::string* out);
 // Views point into `data`. False if the bytes are malformed.
 bool DecodeCommands(std::string_view data, std::vector<Argv>* commands);
 
+// The data of one entry made of the encoded commands of several requests, in
+// order: the server proposes a turn's client writes as one log entry.
+class CommandBatch {
+ public:
+  // Appends the commands of `encoded` (EncodeCommand/EncodeCommands output);
+  // returns how many it held, 0 if malformed (nothing appended).
+  size_t Add(std::string_view encoded);
+  size_t commands() const { return count_; }
+  size_t bytes() const { return body_.size(); }
+  bool empty() const { return count_ == 0; }
+  // The entry's data (the same bytes EncodeCommands gives for these
+  // commands); the batch is empty again.
+  std::string Take();
+
+ private:
+  std::string body_;
+  size_t count_ = 0;
+};
+
 }  // namespace rkv

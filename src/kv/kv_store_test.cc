@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "kv/command_codec.h"
 #include "kv/commands.h"
 #include "storage/memory_engine.h"
 
@@ -202,6 +203,24 @@ TEST(KeyIndex, ScanSurvivesResizesBetweenCalls) {
     for (const std::string& k : stable)
       ASSERT_TRUE(seen.count(k)) << k << (grow ? " grow" : " shrink");
   }
+}
+
+TEST(CommandBatch, SeveralRequestsMakeTheEntryEncodeCommandsWouldMake) {
+  std::string one, two, expected;
+  EncodeCommand({"SET", "a", "1"}, &one);
+  EncodeCommands({{"INCR", "n"}, {"GET", "a"}}, &two);
+  CommandBatch batch;
+  EXPECT_EQ(batch.Add(one), 1u);
+  EXPECT_EQ(batch.Add(two), 2u);
+  EXPECT_EQ(batch.Add(""), 0u) << "malformed: nothing added";
+  EXPECT_EQ(batch.Add("\x07\x01"), 0u) << "unknown format: nothing added";
+  EXPECT_EQ(batch.commands(), 3u);
+  EncodeCommands({{"SET", "a", "1"}, {"INCR", "n"}, {"GET", "a"}}, &expected);
+  EXPECT_EQ(batch.Take(), expected);
+  EXPECT_TRUE(batch.empty());
+  std::vector<Argv> decoded;
+  EXPECT_TRUE(DecodeCommands(expected, &decoded));
+  EXPECT_EQ(decoded.size(), 3u);
 }
 
 }  // namespace

@@ -146,12 +146,13 @@ void Replica::RecordReplaced(const std::vector<Entry>& entries) {
                                  e.origin,
                                  e.request_id});
     ++batch.entries;
+    batch.commands += std::max<size_t>(1, commands.size());
     if (u != undo_.end()) ++batch.applied_entries;
   }
   if (batch.entries == 0) return;
   batch.term = batch.records.empty() ? entries.front().term : batch.records.front().term;
   batch.first_index = entries.front().index;
-  rolled_back_writes_ += batch.entries;
+  rolled_back_writes_ += batch.commands;
   Status s = host_->RecordRollback(batch);
   if (!s.ok()) host_->OnFatal(s);
 }
@@ -398,6 +399,8 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
         undone.push_back({u.items[i].key, after[i], CommandFor(commands, u.items[i].key), true,
                           u.term, index, u.time_ms, u.origin, u.request_id});
       ++batch.entries;
+      batch.commands += std::max<size_t>(1, commands.size());
+      batch.commands += std::max<size_t>(1, commands.size());
       ++batch.applied_entries;
       undo_.erase(it);
     }
@@ -425,13 +428,14 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
                                  e.origin,
                                  e.request_id});
     ++batch.entries;
+    batch.commands += std::max<size_t>(1, commands.size());
   }
   if (batch.entries == 0) return;
   std::sort(batch.records.begin(), batch.records.end(),
             [](const RollbackRecord& a, const RollbackRecord& b) { return a.index < b.index; });
   batch.term = batch.records.empty() ? 0 : batch.records.front().term;
   batch.first_index = batch.records.empty() ? 0 : batch.records.front().index;
-  rolled_back_writes_ += batch.entries;
+  rolled_back_writes_ += batch.commands;
   rolled_back_count_dirty_ = true;
   // The records are durable before the truncation is.
   Status s = host_->RecordRollback(batch);

@@ -50,6 +50,9 @@ struct RollbackBatch {
   uint64_t first_index = 0;      // its index
   uint64_t entries = 0;          // client writes (log entries) rolled back
   uint64_t applied_entries = 0;  // of which were applied here and undone
+  // Client write commands in those entries (the server proposes a turn's
+  // writes as one entry; a MULTI/EXEC block counts each of its commands).
+  uint64_t commands = 0;
   std::vector<RollbackRecord> records;
 };
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/limits.h"
 #include "leader/leader_core.h"
 #include "leader/membership.h"
 #include "server/admin_http.h"
@@ -330,6 +331,25 @@ void ServerImpl::ScheduleTick() {
 
 void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data,
                          bool barrier) {
+  if (kind == RequestKind::kWrite && !barrier) {
+    size_t n = write_batch_.Add(data);
+    if (n > 0) {
+      write_batch_parts_.push_back({conn->weak_from_this(), slot_seq, n});
+      if (write_batch_parts_.size() >= limits::kEntryRequestsMax ||
+          write_batch_.bytes() >= limits::kEntryBatchBytesMax) {
+        ProposeWriteBatch();
+      } else if (!write_batch_posted_) {
+        // Posted: runs after every request this turn has already read.
+        write_batch_posted_ = true;
+        asio::post(io_, [this] {
+          write_batch_posted_ = false;
+          ProposeWriteBatch();
+        });
+      }
+      return;
+    }
+  }
+  ProposeWriteBatch();  // what was batched goes first: proposals keep their order
   uint64_t id = next_request_id_++;
   requests_.emplace(id, PendingRequest{conn->weak_from_this(), slot_seq});
   Request r;
@@ -337,6 +357,26 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   r.kind = kind;
   r.barrier = barrier;
   r.data = std::move(data);
+  replica_->AdvanceClock(MonotonicNowNs());
+  replica_->Propose(std::move(r));
+}
+
+void ServerImpl::ProposeWriteBatch() {
+  if (write_batch_.empty()) return;
+  uint64_t id = next_request_id_++;
+  PendingRequest p;
+  if (write_batch_parts_.size() == 1) {
+    p.conn = std::move(write_batch_parts_[0].conn);
+    p.slot_seq = write_batch_parts_[0].slot_seq;
+  } else {
+    p.parts = std::move(write_batch_parts_);
+  }
+  write_batch_parts_.clear();
+  requests_.emplace(id, std::move(p));
+  Request r;
+  r.id = id;
+  r.kind = RequestKind::kWrite;
+  r.data = write_batch_.Take();
   replica_->AdvanceClock(MonotonicNowNs());
   replica_->Propose(std::move(r));
 }
@@ -543,9 +583,28 @@ void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
     return;
   auto it = requests_.find(request_id);
   if (it == requests_.end()) return;
-  PendingRequest p = it->second;
+  PendingRequest p = std::move(it->second);
   requests_.erase(it);
-  if (auto conn = p.conn.lock()) conn->OnOutcome(p.slot_seq, std::move(outcome));
+  if (p.parts.empty()) {
+    if (auto conn = p.conn.lock()) conn->OnOutcome(p.slot_seq, std::move(outcome));
+    return;
+  }
+  // Several requests in one entry: each gets its own replies, the same
+  // position, or the same failure.
+  size_t at = 0;
+  for (RequestPart& part : p.parts) {
+    RequestOutcome o;
+    o.kind = outcome.kind;
+    o.position = outcome.position;
+    o.status = outcome.status;
+    if (outcome.kind == RequestOutcome::Kind::kApplied) {
+      size_t end = std::min(at + part.commands, outcome.replies.size());
+      o.replies.assign(std::make_move_iterator(outcome.replies.begin() + static_cast<long>(at)),
+                       std::make_move_iterator(outcome.replies.begin() + static_cast<long>(end)));
+      at = end;
+    }
+    if (auto conn = part.conn.lock()) conn->OnOutcome(part.slot_seq, std::move(o));
+  }
 }
 
 void ServerImpl::OnFatal(const Status& status) {
@@ -595,10 +654,11 @@ Status ServerImpl::RecordRollback(const RollbackBatch& batch) {
     ::close(dfd);
   }
   spdlog::warn(
-      "rolled back {} write(s) ({} applied here and undone) from index {} of term {}: the "
+      "rolled back {} write(s) in {} log entries ({} applied here and undone) from index {} "
+      "of term {}: the "
       "new leader's log does not have them; saved in {} (under async or one, some may "
       "have been acknowledged)",
-      batch.entries, batch.applied_entries, batch.first_index, batch.term, path);
+      batch.commands, batch.entries, batch.applied_entries, batch.first_index, batch.term, path);
   return Status::Ok();
 }
 

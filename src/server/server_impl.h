@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "kv/command_codec.h"
 #include "node/read_service.h"
 #include "node/replica.h"
 #include "server/config.h"
@@ -161,10 +162,25 @@ class ServerImpl final : public ReplicaHost {
   uint64_t last_term_ = 0;
   NodeId last_leader_ = 0;
 
+  // One client request of a proposed entry: its commands' replies are
+  // `commands` consecutive replies of the entry's.
+  struct RequestPart {
+    std::weak_ptr<ClientConn> conn;
+    uint64_t slot_seq;
+    size_t commands;
+  };
   struct PendingRequest {
     std::weak_ptr<ClientConn> conn;
     uint64_t slot_seq;
+    std::vector<RequestPart> parts;  // set: several requests in one entry
   };
+  // Client writes of this event-loop turn, proposed as one entry when the
+  // turn ends (or a bound is reached): per-entry costs — log record, append
+  // encoding, core bookkeeping, apply item — paid once for all of them.
+  void ProposeWriteBatch();
+  CommandBatch write_batch_;
+  std::vector<RequestPart> write_batch_parts_;
+  bool write_batch_posted_ = false;
   std::unordered_map<uint64_t, PendingRequest> requests_;
   std::unordered_map<uint64_t, std::weak_ptr<ClientConn>> conns_;           // open ones
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> strong_conns_;  // owners

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import redis
@@ -30,10 +31,10 @@ def main():
             victim = others(c, leader)[0]
             c.kill9(victim)
             r = redis.Redis(port=c.port(leader))
-            pipe = r.pipeline(transaction=False)
+            # One at a time: each write is a log entry of its own (a turn's
+            # pipelined writes would share one).
             for i in range(5000):
-                pipe.set(f"k{i}", i)
-            pipe.execute()
+                r.set(f"k{i}", i)
             check(c.status(leader)["last_index"] >= 5000, "the leader has the entries")
             c.restart(victim)
             c.wait_converged(timeout=60)
@@ -192,7 +193,51 @@ def main():
         finally:
             c.cleanup()
 
-    run_tests([test_follower_pipeline_keeps_request_order, test_foreign_and_garbage_peers_are_refused,
+    def test_a_turns_writes_share_an_entry_and_keep_their_replies():
+        # The writes that arrive in one event-loop turn, from any number of
+        # connections, are proposed as one log entry; each request still gets
+        # its own reply, errors included, in its connection's order.
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        try:
+            leader = c.leader()
+            redis.Redis(port=c.port(leader)).set("s", "not a number")
+            before = c.status(leader)["last_index"]
+            results = {}
+
+            def client(n):
+                pipe = redis.Redis(port=c.port(leader)).pipeline(transaction=False)
+                for i in range(400):
+                    pipe.set(f"b{n}:{i}", i)
+                    pipe.incr(f"counter{n}")
+                    if i % 50 == 0:
+                        pipe.incr("s")  # fails when applied; its neighbours do not
+                results[n] = pipe.execute(raise_on_error=False)
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for n in range(4):
+                res = results[n]
+                sets = [x for x in res if x is True]
+                counters = [x for x in res if isinstance(x, int) and not isinstance(x, bool)]
+                errors = [x for x in res if isinstance(x, redis.ResponseError)]
+                check(len(sets) == 400 and counters == list(range(1, 401)),
+                      f"client {n}: every SET acknowledged, its INCRs in order")
+                check(len(errors) == 8 and all("not an integer" in str(e) for e in errors),
+                      f"client {n}: each failed INCR got its own error: {errors[:2]}")
+            entries = c.status(leader)["last_index"] - before
+            check(entries < 4 * 808 // 4, f"{4 * 808} writes took {entries} log entries (fewer "
+                  "than a quarter: a turn's writes share one)")
+            c.wait_converged(timeout=30)
+            f = redis.Redis(port=c.port(others(c, leader)[0]))
+            check(f.get("b3:399") == b"399" and f.get("counter2") == b"400", "the followers have them")
+        finally:
+            c.cleanup()
+
+    run_tests([test_a_turns_writes_share_an_entry_and_keep_their_replies,
+               test_follower_pipeline_keeps_request_order, test_foreign_and_garbage_peers_are_refused,
                test_restarted_follower_catches_up_from_the_log,
                test_cut_off_follower_lag_is_visible_and_heals, test_wait_like_redis,
                test_async_loss_is_recorded_counted_and_logged])

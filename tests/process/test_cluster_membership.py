@@ -15,7 +15,10 @@ from common import Cluster, check, free_base_port, parse_args, run_tests, wait_u
 COMPACT = ["--log-compact-entries", "1000", "--log-keep-entries", "100"]
 
 
-def load(port, n, value=lambda i: f"v{i}", prefix="k", batch=200):
+def load(port, n, value=lambda i: f"v{i}", prefix="k", batch=1):
+    """n SETs, `batch` pipelined at a time. One at a time (the default), each
+    write is a log entry of its own: the server proposes the writes that
+    arrive in one event-loop turn as one entry, and these tests count entries."""
     r = redis.Redis(port=port, socket_timeout=30)
     for start in range(0, n, batch):
         pipe = r.pipeline(transaction=False)
