@@ -51,7 +51,7 @@ struct LeaderOptions {
   // snapshot_lag_entries (it then gets a snapshot). log_keep_entries recent
   // entries stay for slight lags.
   uint64_t log_compact_entries = 100000;
-  uint64_t log_compact_bytes = 256ULL << 20;
+  uint64_t log_compact_bytes = 16ULL << 20;
   uint64_t snapshot_lag_entries = 50000;
   uint64_t log_keep_entries = 1000;
   Mutations mutations;

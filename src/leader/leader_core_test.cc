@@ -488,5 +488,38 @@ TEST(LeaderCore, HeartbeatResponseDoesNotResendInflightAppends) {
   for (const auto& [index, times] : sent_to_2) EXPECT_EQ(times, 1) << "entry " << index;
 }
 
+// The server proposes a turn's writes as one entry, so entries can be large:
+// what compaction keeps is bounded in bytes (a quarter of the byte bound), not
+// only in entries.
+TEST(LeaderCore, CompactionKeepsAQuarterOfTheByteBoundAtMost) {
+  LeaderOptions o;
+  o.id = 1;
+  o.voters = {1};
+  o.log_compact_entries = 1000000;
+  o.log_keep_entries = 1000;
+  o.log_compact_bytes = 40000;
+  LeaderCore core(o, CoreRecovery{});
+  auto take = [&] {
+    while (core.HasReady()) {
+      Ready rd = core.TakeReady();
+      if (!rd.append.empty())
+        core.Persisted(LogPosition{rd.append.back().term, rd.append.back().index});
+    }
+  };
+  core.Tick(3000000000ULL);
+  take();
+  ASSERT_EQ(core.role(), Role::kLeader);
+  for (uint64_t i = 1; i <= 100; ++i) {
+    Request r;
+    r.id = i;
+    r.data = std::string(1000, 'x');
+    core.Propose(std::move(r));
+    take();
+  }
+  const RaftLog& log = core.log();
+  EXPECT_GT(log.first_index(), 50u) << "the log was compacted";
+  EXPECT_LE(log.bytes(), o.log_compact_bytes) << "it holds " << log.size() << " entries";
+}
+
 }  // namespace
 }  // namespace rkv

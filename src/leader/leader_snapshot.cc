@@ -17,8 +17,14 @@ uint64_t LeaderCore::CompactionTarget() const {
   // which needs their terms, and their records for the rollback file. What is
   // compacted is therefore committed (the constructor relies on it).
   uint64_t upto = std::min({applied_, stable_, commit_});
-  if (upto <= o_.log_keep_entries) return 0;
-  uint64_t target = upto - o_.log_keep_entries;
+  // What is kept is bounded in bytes too (a quarter of the bound, by the
+  // average entry): the server proposes a turn's writes as one entry, so a
+  // thousand entries can hold hundreds of megabytes.
+  uint64_t keep = o_.log_keep_entries;
+  if (log_.bytes() > o_.log_compact_bytes / 4)
+    keep = std::min<uint64_t>(keep, log_.size() * (o_.log_compact_bytes / 4) / log_.bytes());
+  if (upto <= keep) return 0;
+  uint64_t target = upto - keep;
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
       if (departing_.count(id)) continue;  // it can take a snapshot

@@ -179,7 +179,7 @@ const std::vector<OptionDef>& Options() {
     add("log_compact_entries",
         "leader mode: compact the log when it holds more entries than this (default 100000)", false,
         UintSetter(&ServerConfig::log_compact_entries, 10, 1000000000));
-    add("log_compact_bytes", "leader mode: ... or more bytes than this (default 268435456)", false,
+    add("log_compact_bytes", "leader mode: ... or more bytes than this (default 16777216)", false,
         UintSetter(&ServerConfig::log_compact_bytes, 1 << 16, 1ULL << 40));
     add("log_keep_entries", "leader mode: entries kept after compaction (default 1000)", false,
         UintSetter(&ServerConfig::log_keep_entries, 0, 1000000000));

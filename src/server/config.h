@@ -49,7 +49,7 @@ struct ServerConfig {
   uint64_t session_wait_ms = 200;
   // Log compaction (leader mode), see docs/OPERATIONS.md.
   uint64_t log_compact_entries = 100000;
-  uint64_t log_compact_bytes = 256ULL << 20;
+  uint64_t log_compact_bytes = 16ULL << 20;
   uint64_t log_keep_entries = 1000;
   uint64_t snapshot_lag_entries = 50000;
   uint64_t snapshot_mb_per_sec = 1024;  // bandwidth one snapshot transfer may use
