@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::stri
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     close(log_fd);
@@ -27,6 +29,10 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::stri
   }
   if (pid == 0) {
     setpgid(0, 0);
+    // A launcher killed with SIGKILL cannot stop its nodes: they get SIGTERM
+    // from the kernel instead of running on, orphaned.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);  // it died before the line above
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +67,25 @@ Status ServerImpl::OpenStorage() {
     EngineOptions options;
     options.dir = config_.data_dir;
     auto engine = OpenRocksDbEngine(options);
+    // A node restarted right after kill -9 can find its lock file still held:
+    // the killed process is gone, but its last thread may still be finishing
+    // a disk write (seconds on a busy disk), and its files close after that.
+    // Another live process holding the directory also looks like this, so the
+    // wait is bounded and said.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool said = false;
+    while (!engine.ok() &&
+           engine.status().message().find("While lock file") != std::string::npos &&
+           engine.status().message().find("Resource temporarily unavailable") != std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      if (!said)
+        spdlog::warn("{} is locked by another process; waiting up to 30 s for it to exit (a "
+                     "node killed just now may still be finishing a disk write)",
+                     config_.data_dir);
+      said = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      engine = OpenRocksDbEngine(options);
+    }
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine.value());
   }

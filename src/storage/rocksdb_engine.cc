@@ -87,13 +87,14 @@ class RocksDbEngine final : public Engine {
     env_ = rocksdb::NewCompositeEnv(
         std::make_shared<PreallocatedWalFileSystem>(rocksdb::FileSystem::Default()));
     options.env = env_.get();
-    // Flushes and compactions yield the CPU (and disk) to the event loop and
-    // the storage thread: replicas share few cores, and a flush at normal
-    // priority showed up as 30-40 ms spikes in follower lag (PERFORMANCE.md).
-    for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
+    // Flushes and compactions yield the CPU to the event loop and the storage
+    // thread: replicas share few cores, and a flush at normal priority showed
+    // up as 30-40 ms spikes in follower lag (PERFORMANCE.md). Not their I/O
+    // priority: RocksDB's is the idle class, which a busy disk can starve for
+    // tens of seconds — a killed node then held its lock file that long (its
+    // threads stuck in I/O), and a flush that never ends stalls every write.
+    for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW})
       env_->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow).PermitUncheckedError();
-      env_->LowerThreadPoolIOPriority(pool);
-    }
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
