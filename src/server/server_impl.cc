@@ -74,14 +74,15 @@ Status ServerImpl::OpenStorage() {
     // wait is bounded and said.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     bool said = false;
-    while (!engine.ok() &&
-           engine.status().message().find("While lock file") != std::string::npos &&
-           engine.status().message().find("Resource temporarily unavailable") != std::string::npos &&
+    while (!engine.ok() && engine.status().message().find("While lock file") != std::string::npos &&
+           engine.status().message().find("Resource temporarily unavailable") !=
+               std::string::npos &&
            std::chrono::steady_clock::now() < deadline) {
       if (!said)
-        spdlog::warn("{} is locked by another process; waiting up to 30 s for it to exit (a "
-                     "node killed just now may still be finishing a disk write)",
-                     config_.data_dir);
+        spdlog::warn(
+            "{} is locked by another process; waiting up to 30 s for it to exit (a "
+            "node killed just now may still be finishing a disk write)",
+            config_.data_dir);
       said = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       engine = OpenRocksDbEngine(options);
