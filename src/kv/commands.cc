@@ -445,19 +445,21 @@ const std::vector<KvCommandSpec>& KvCommands() {
   return table;
 }
 
-const KvCommandSpec* FindKvCommand(std::string_view name) {
-  // Keys view the table's own (static) names; the request's name is
-  // lower-cased on the stack: this runs several times per request.
+const KvCommandSpec* FindKvCommandLowered(std::string_view lowered) {
+  // Keys view the table's own (static) names.
   static const std::unordered_map<std::string_view, const KvCommandSpec*> index = [] {
     std::unordered_map<std::string_view, const KvCommandSpec*> m;
     for (const KvCommandSpec& c : KvCommands()) m.emplace(c.name, &c);
     return m;
   }();
-  char buf[16];
-  std::string_view lowered = LowerCommandName(name, buf);
-  if (lowered.empty()) return nullptr;
   auto it = index.find(lowered);
   return it == index.end() ? nullptr : it->second;
+}
+
+const KvCommandSpec* FindKvCommand(std::string_view name) {
+  char buf[16];  // lower-cased on the stack: this runs for every request
+  std::string_view lowered = LowerCommandName(name, buf);
+  return lowered.empty() ? nullptr : FindKvCommandLowered(lowered);
 }
 
 bool ArityOk(int arity, size_t argc) {

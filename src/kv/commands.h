@@ -45,6 +45,8 @@ struct KvCommandSpec {
 
 // Case-insensitive lookup; nullptr when the command is not a data command.
 const KvCommandSpec* FindKvCommand(std::string_view name);
+// The same for a name already lower-cased.
+const KvCommandSpec* FindKvCommandLowered(std::string_view lowered);
 const std::vector<KvCommandSpec>& KvCommands();
 
 bool ArityOk(int arity, size_t argc);

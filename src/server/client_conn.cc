@@ -193,7 +193,10 @@ bool ClientConn::MayStart(Kind kind, size_t slot_index) const {
 }
 
 void ClientConn::HandleRequest(const Argv& argv) {
-  const KvCommandSpec* spec = FindKvCommand(argv[0]);
+  // The name is lower-cased once, on the stack, for the lookup and metrics.
+  char buf[16];
+  std::string_view lower = LowerCommandName(argv[0], buf);
+  const KvCommandSpec* spec = lower.empty() ? nullptr : FindKvCommandLowered(lower);
   Kind kind = Classify(argv, spec);
   slots_.emplace_back();
   Slot& s = slots_.back();
@@ -202,14 +205,16 @@ void ClientConn::HandleRequest(const Argv& argv) {
   s.kind = kind;
   s.protocol = protocol_;
   s.start_ns = MonotonicNowNs();
-  char buf[16];
-  std::string_view lower = LowerCommandName(argv[0], buf);
-  std::string long_name;
-  if (lower.empty()) {
-    long_name = ToLower(argv[0].substr(0, 32));
-    lower = long_name;
+  if (spec != nullptr) {
+    s.stats = server_->KvCommandStats(spec);
+  } else {
+    std::string long_name;
+    if (lower.empty()) {
+      long_name = ToLower(argv[0].substr(0, 32));
+      lower = long_name;
+    }
+    s.stats = &server_->metrics().For(lower);
   }
-  s.stats = &server_->metrics().For(lower);
   // Whether everything ahead of it allows it to run now.
   bool free_to_run =
       waiting_ == 0 && reads_in_flight_ == 0 && (kind != Kind::kRead || writes_in_flight_ == 0);

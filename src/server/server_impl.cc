@@ -18,6 +18,7 @@
 
 #include "core/encoding.h"
 #include "core/limits.h"
+#include "kv/commands.h"
 #include "leader/leader_core.h"
 #include "leader/membership.h"
 #include "server/admin_http.h"
@@ -380,6 +381,14 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   r.data = std::move(data);
   replica_->AdvanceClock(MonotonicNowNs());
   replica_->Propose(std::move(r));
+}
+
+CommandStats* ServerImpl::KvCommandStats(const KvCommandSpec* spec) {
+  const std::vector<KvCommandSpec>& all = KvCommands();
+  if (kv_command_stats_.empty()) kv_command_stats_.assign(all.size(), nullptr);
+  size_t i = static_cast<size_t>(spec - all.data());
+  if (kv_command_stats_[i] == nullptr) kv_command_stats_[i] = &metrics_.For(spec->name);
+  return kv_command_stats_[i];
 }
 
 void ServerImpl::ProposeWriteBatch() {

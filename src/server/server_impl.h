@@ -20,6 +20,7 @@
 namespace rkv {
 
 class ClientConn;
+struct KvCommandSpec;
 class AdminHttp;
 class PeerTransport;
 class SnapshotTransfer;
@@ -89,6 +90,8 @@ class ServerImpl final : public ReplicaHost {
   Replica& replica() { return *replica_; }
   const ServerConfig& config() const { return config_; }
   ServerMetrics& metrics() { return metrics_; }
+  // A data command's metrics entry, looked up once per command, not per request.
+  CommandStats* KvCommandStats(const KvCommandSpec* spec);
   size_t connected_clients() const { return conns_.size(); }
   const std::unordered_map<uint64_t, std::weak_ptr<ClientConn>>& connections() const {
     return conns_;
@@ -190,6 +193,7 @@ class ServerImpl final : public ReplicaHost {
   uint64_t next_conn_id_ = 1;
   uint64_t start_ms_ = 0;
   ServerMetrics metrics_;
+  std::vector<CommandStats*> kv_command_stats_;  // by position in KvCommands()
   bool stopping_ = false;
 };
 
