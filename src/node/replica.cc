@@ -400,7 +400,6 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
                           u.term, index, u.time_ms, u.origin, u.request_id});
       ++batch.entries;
       batch.commands += std::max<size_t>(1, commands.size());
-      batch.commands += std::max<size_t>(1, commands.size());
       ++batch.applied_entries;
       undo_.erase(it);
     }
