@@ -318,9 +318,8 @@ Status NodeHost::RecordRollback(const RollbackBatch& b) {
   // The simulated clients propose one command per entry, so a batch counts as
   // many rolled-back writes (what /status and INFO report) as entries.
   if (b.commands != b.entries)
-    sim_->Violation("node " + std::to_string(node_->id) + " counted " +
-                    std::to_string(b.commands) + " rolled-back writes for " +
-                    std::to_string(b.entries) + " entries");
+    sim_->Violation("node " + std::to_string(node_->id) + " counted " + std::to_string(b.commands) +
+                    " rolled-back writes for " + std::to_string(b.entries) + " entries");
   node_->rollbacks.push_back(b);  // modelled as a synced file write
   return Status::Ok();
 }
