@@ -491,25 +491,6 @@ void Replica::FlushStoreWrites(const std::optional<LogPosition>& compact_to) {
   });
 }
 
-std::string Replica::EncodeUndo(const UndoRecord& r) {
-  std::string out;
-  out.push_back(1);
-  PutVarint64(&out, r.term);
-  PutVarint64(&out, r.time_ms);
-  PutVarint64(&out, r.origin);
-  PutVarint64(&out, r.request_id);
-  PutLengthPrefixed(&out, r.data);
-  PutVarint64(&out, r.items.size());
-  for (size_t i = 0; i < r.items.size(); ++i) {
-    const KvStore::UndoItem& item = r.items[i];
-    PutLengthPrefixed(&out, item.key);
-    out.push_back(static_cast<char>((item.had_prior ? 1 : 0) | (r.after[i] ? 2 : 0)));
-    PutLengthPrefixed(&out, item.prior);
-    PutLengthPrefixed(&out, r.after[i] ? *r.after[i] : std::string_view());
-  }
-  return out;
-}
-
 bool Replica::DecodeUndo(std::string_view in, UndoRecord* r) {
   if (in.empty() || in[0] != 1) return false;
   in.remove_prefix(1);
@@ -521,13 +502,14 @@ bool Replica::DecodeUndo(std::string_view in, UndoRecord* r) {
   if (!GetLengthPrefixed(&in, &data) || !GetVarint64(&in, &n)) return false;
   r->data = std::string(data);
   for (uint64_t i = 0; i < n; ++i) {
+    // key, flags (1: had a prior value), prior value, value after the entry
+    // (not needed to put the state back).
     std::string_view key, prior, after;
     if (!GetLengthPrefixed(&in, &key) || in.empty()) return false;
     uint8_t flags = static_cast<uint8_t>(in[0]);
     in.remove_prefix(1);
     if (!GetLengthPrefixed(&in, &prior) || !GetLengthPrefixed(&in, &after)) return false;
     r->items.push_back({std::string(key), (flags & 1) != 0, std::string(prior)});
-    r->after.push_back((flags & 2) ? std::optional<std::string>(std::string(after)) : std::nullopt);
   }
   return in.empty();
 }

@@ -130,7 +130,6 @@ class Replica {
     uint64_t request_id = 0;
     std::string data;  // the entry's commands
     std::vector<KvStore::UndoItem> items;
-    std::vector<std::optional<std::string>> after;  // only in records of older data dirs
   };
   // The state's writes since the previous batch, waiting for the majority
   // commit to reach the position they leave the state at.
@@ -139,7 +138,6 @@ class Replica {
     uint64_t seq = 0;
     uint64_t applied_index = 0;
   };
-  static std::string EncodeUndo(const UndoRecord& r);
   static bool DecodeUndo(std::string_view bytes, UndoRecord* r);
 
   Replica(ReplicaHost* host, Engine* engine) : host_(host), engine_(engine), store_(engine) {}

@@ -50,17 +50,6 @@ size_t VarintSize(uint64_t v) {
   return n;
 }
 
-void PutVarint(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
-}
-
 // Field numbers here are all below 16: a tag is one byte.
 size_t VarintFieldSize(uint64_t v) { return v ? 1 + VarintSize(v) : 0; }
 size_t BytesFieldSize(size_t len) { return len ? 1 + VarintSize(len) + len : 0; }
@@ -68,13 +57,13 @@ size_t BytesFieldSize(size_t len) { return len ? 1 + VarintSize(len) + len : 0; 
 void PutVarintField(std::string* out, uint32_t field, uint64_t v) {
   if (!v) return;
   out->push_back(static_cast<char>(field << 3 | kWireVarint));
-  PutVarint(out, v);
+  PutVarint64(out, v);
 }
 
 void PutBytesField(std::string* out, uint32_t field, std::string_view bytes) {
   if (bytes.empty()) return;
   out->push_back(static_cast<char>(field << 3 | kWireBytes));
-  PutVarint(out, bytes.size());
+  PutVarint64(out, bytes.size());
   out->append(bytes);
 }
 
@@ -119,7 +108,7 @@ void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out)
     const size_t* entry_sizes = &sizes[at];
     at += m.entries.size();
     out->push_back(static_cast<char>(2 << 3 | kWireBytes));  // PeerFrame.messages
-    PutVarint(out, sizes[at++]);
+    PutVarint64(out, sizes[at++]);
     PutVarintField(out, 1, static_cast<uint32_t>(m.type));
     PutVarintField(out, 2, m.from);
     PutVarintField(out, 3, m.to);
@@ -134,7 +123,7 @@ void EncodeMessagesFrame(const std::vector<Message>& messages, std::string* out)
     for (size_t j = 0; j < m.entries.size(); ++j) {
       const Entry& e = m.entries[j];
       out->push_back(static_cast<char>(12 << 3 | kWireBytes));  // RaftMessage.entries
-      PutVarint(out, entry_sizes[j]);
+      PutVarint64(out, entry_sizes[j]);
       PutVarintField(out, 1, e.term);
       PutVarintField(out, 2, e.index);
       PutVarintField(out, 3, static_cast<uint32_t>(e.kind));

@@ -373,7 +373,7 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   }
   ProposeWriteBatch();  // what was batched goes first: proposals keep their order
   uint64_t id = next_request_id_++;
-  requests_.emplace(id, PendingRequest{conn->weak_from_this(), slot_seq});
+  requests_.emplace(id, PendingRequest{conn->weak_from_this(), slot_seq, {}});
   Request r;
   r.id = id;
   r.kind = kind;
