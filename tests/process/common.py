@@ -313,12 +313,17 @@ class Cluster:
         return out
 
     def leader(self, timeout=10):
+        """The leader, once every node that answers names it: a follower that
+        has not heard from a new leader yet would refuse a forwarded write."""
         def find():
-            for i, st in self.statuses().items():
-                if st["role"] == "leader":
-                    return i
+            sts = self.statuses()
+            leaders = [i for i, st in sts.items() if st["role"] == "leader"]
+            if len(leaders) != 1:
+                return None
+            if all(i == leaders[0] or st["leader_id"] == leaders[0] for i, st in sts.items()):
+                return leaders[0]
             return None
-        return wait_until(find, timeout, "a leader")
+        return wait_until(find, timeout, "a leader every node knows")
 
     def pid(self, i):
         with open(os.path.join(self.nodes[i]["data_dir"], "node.pid")) as f:
