@@ -208,12 +208,10 @@ void ClientConn::HandleRequest(const Argv& argv) {
   if (spec != nullptr) {
     s.stats = server_->KvCommandStats(spec);
   } else {
-    std::string long_name;
-    if (lower.empty()) {
-      long_name = ToLower(argv[0].substr(0, 32));
-      lower = long_name;
-    }
-    s.stats = &server_->metrics().For(lower);
+    // Unknown names share one entry, as Redis counts only commands it has:
+    // an entry per name a client makes up would grow without bound (and
+    // put client bytes in a Prometheus label).
+    s.stats = &server_->metrics().For(!lower.empty() && IsServerCommand(lower) ? lower : "unknown");
   }
   // Whether everything ahead of it allows it to run now.
   bool free_to_run =

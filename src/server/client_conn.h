@@ -109,6 +109,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   Reply CommandCommand(const Argv& argv);
   Reply ConfigCommand(const Argv& argv);
   Reply Info(const Argv& argv);
+  static bool IsServerCommand(std::string_view lower_name);
 
   ServerImpl* server_;
   asio::ip::tcp::socket socket_;

@@ -53,6 +53,16 @@ const std::vector<ServerCommandInfo>& ServerCommandInfos() {
   return infos;
 }
 
+}  // namespace
+
+bool ClientConn::IsServerCommand(std::string_view lower_name) {
+  for (const ServerCommandInfo& info : ServerCommandInfos())
+    if (info.name == lower_name) return true;
+  return false;
+}
+
+namespace {
+
 Reply CommandInfoReply(std::string_view name, int arity, const std::vector<std::string_view>& flags,
                        int first, int last, int step) {
   std::vector<Reply> f;

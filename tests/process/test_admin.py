@@ -38,6 +38,16 @@ def main():
         for name in ("replicakv_connected_clients", "replicakv_storage_bytes", "replicakv_keys",
                      "replicakv_storage_syncs_total"):
             check(re.search(rf"^{name} ", text, re.M), f"{name} present")
+        # Made-up command names share one entry, whatever bytes they hold.
+        for i in range(50):
+            try:
+                r.execute_command(f'NOSUCH"{i}\\')
+            except redis.ResponseError as e:
+                check("unknown command" in str(e), f"unknown command error: {e}")
+        text = http_get(node.admin_port, "/metrics")
+        m = re.search(r'^replicakv_commands_total\{command="unknown"\} (\d+)$', text, re.M)
+        check(m and int(m.group(1)) == 50, f"unknown commands counted once each: {m and m.group(0)}")
+        check("nosuch" not in text, "no entry per made-up name")
         for line in text.splitlines():
             check(line.startswith("#") or re.fullmatch(r'replicakv_[a-z_]+(\{[^}]*\})? [0-9.e+-]+', line),
                   f"Prometheus text line: {line!r}")
