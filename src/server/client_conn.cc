@@ -50,6 +50,8 @@ ClientConn::ClientConn(ServerImpl* server, asio::ip::tcp::socket socket, uint64_
 void ClientConn::Start() {
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // Replies are written without waiting (Write); Asio's reads handle it too.
+  socket_.non_blocking(true, ec);
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
     peer_address_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -64,7 +66,7 @@ void ClientConn::Start() {
         "-DENIED ReplicaKV is running in protected mode: no password is set, so only loopback "
         "clients are served. Set --password, or --protected-mode false to accept this client.\r\n";
     close_after_reply_ = true;
-    Write();
+    FlushReplies();
     return;
   }
   Read();
@@ -390,7 +392,16 @@ void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
       break;
   }
   Pump();
-  FlushReplies();
+  DeferFlush();
+}
+
+void ClientConn::DeferFlush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(server_->io(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->FlushReplies();
+  });
 }
 
 void ClientConn::FlushReplies() {
@@ -415,6 +426,23 @@ void ClientConn::FlushReplies() {
 
 void ClientConn::Write() {
   if (closed_) return;
+  // Written at once when the socket takes it all, as it nearly always does:
+  // no completion handler to run, so a turn that only answered requests ends
+  // without an extra poll of the reactor (Asio polls once more when a handler
+  // is queued). Only what the socket did not take waits for writability.
+  asio::error_code ec;
+  size_t n = socket_.write_some(asio::buffer(pending_), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    Close();
+    return;
+  }
+  if (ec) n = 0;
+  server_->metrics().net_output_bytes += n;
+  if (n == pending_.size()) {
+    pending_.clear();
+    return;
+  }
+  pending_.erase(0, n);
   writing_ = true;
   out_.swap(pending_);
   pending_.clear();

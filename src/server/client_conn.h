@@ -87,6 +87,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   void Finished(Slot& slot, bool error);
   Kind Classify(const Argv& argv, const KvCommandSpec* spec) const;
   void FlushReplies();
+  // Outcomes arrive one request at a time (a commit answers a whole
+  // pipeline): they are written once, after the loop's current handlers.
+  void DeferFlush();
 
   // Reads (client_reads.cc). TryReadNow serves a single read at once when its
   // level and routing allow; StartRead takes the slow path (wait, forward).
@@ -130,6 +133,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   std::string out_;      // being written
   std::string pending_;  // replies waiting for the current write to finish
   bool writing_ = false;
+  bool flush_posted_ = false;
   bool close_after_reply_ = false;
   bool closed_ = false;
 

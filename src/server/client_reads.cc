@@ -99,7 +99,7 @@ void ClientConn::OnReadDecision(uint64_t slot_seq, ReadDecision d) {
     }
   }
   Pump();
-  FlushReplies();
+  DeferFlush();
 }
 
 void ClientConn::OnForwardedRead(uint64_t slot_seq, const Status& status, ReadReplyMsg reply) {
@@ -116,7 +116,7 @@ void ClientConn::OnForwardedRead(uint64_t slot_seq, const Status& status, ReadRe
     Finish(slot, std::move(reply.reply), error);
   }
   Pump();
-  FlushReplies();
+  DeferFlush();
 }
 
 Reply ClientConn::ConsistencyCommand(const Argv& argv) {

@@ -135,6 +135,42 @@ def main():
         wait_until(lambda: int(r.info("clients")["connected_clients"]) <= 2, 10,
                    "closed connections to be counted as closed")
 
+    def test_slow_reader_gets_every_reply_in_order():
+        # 200 GETs of a 1 MB value sent at once and not read for a while: far
+        # more than the socket buffers hold, so replies are written in parts
+        # as the client drains them, and the connection stops reading past
+        # its reply limit (64 MB) until they are. Another client is served
+        # meanwhile, and every reply arrives whole and in order.
+        value = b"v" * (1 << 20)
+        r.set("big", value)
+        s = socket.create_connection(("127.0.0.1", node.port), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        n = 200
+        s.sendall(b"".join(b"GET big\r\nECHO m%d\r\n" % i for i in range(n)))
+        other = redis.Redis(port=node.port, socket_timeout=5)
+        for i in range(20):
+            check(other.set(f"o{i}", i) and other.get(f"o{i}") == str(i).encode(),
+                  "another client is served while one is not reading")
+        head = b"$%d\r\n" % len(value)
+        buf = bytearray()
+        got = 0
+        while got < n:
+            chunk = s.recv(1 << 20)
+            check(chunk, f"connection closed after {got} of {n} reply pairs")
+            buf += chunk
+            while True:
+                one = head + value + b"\r\n"
+                echo = b"$%d\r\nm%d\r\n" % (len(b"m%d" % got), got)
+                if len(buf) < len(one) + len(echo):
+                    break
+                check(bytes(buf[:len(one)]) == one, f"GET reply {got} whole")
+                check(bytes(buf[len(one):len(one) + len(echo)]) == echo,
+                      f"ECHO reply {got} in order: {bytes(buf[len(one):len(one) + 20])!r}")
+                del buf[:len(one) + len(echo)]
+                got += 1
+        check(not buf, f"nothing after the last reply: {bytes(buf[:40])!r}")
+        s.close()
+
     def test_auth_with_password():
         locked = Node(args.binary, extra=["--password", "s3cret"]).start()
         try:
@@ -151,7 +187,8 @@ def main():
         run_tests([test_redis_py_commands, test_scan_visits_every_key_once,
                    test_transactions_are_atomic_and_ordered, test_pipeline_reads_see_earlier_writes,
                    test_resp3_hello, test_redis_cli, test_redis_benchmark_without_errors,
-                   test_many_connections, test_auth_with_password])
+                   test_many_connections, test_slow_reader_gets_every_reply_in_order,
+                   test_auth_with_password])
     finally:
         node.cleanup()
 
