@@ -4,24 +4,25 @@
 
 namespace rkv {
 
-void LatencyHistogram::Record(uint64_t ns) {
-  uint64_t us = ns / 1000;
-  size_t i = 0;
-  while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
-  ++buckets_[i];
-  ++count_;
-  sum_ns_ += ns;
-}
-
-double LatencyHistogram::QuantileUs(double q) const {
-  if (count_ == 0) return 0;
-  uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(count_ - 1)) + 1;
-  uint64_t seen = 0;
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    seen += buckets_[i];
-    if (seen >= rank) return i < kBoundsUs.size() ? static_cast<double>(kBoundsUs[i]) : 1e7;
+void AppendHistogram(std::string* out, const std::string& name, const std::string& labels,
+                     const LatencyHistogram& h) {
+  std::string sep = labels.empty() ? "" : labels + ",";
+  uint64_t cumulative = 0;
+  const auto& b = h.buckets();
+  for (size_t i = 0; i < b.size(); ++i) {
+    cumulative += b[i];
+    char le[32];
+    if (i < LatencyHistogram::kBoundsUs.size())
+      std::snprintf(le, sizeof(le), "%g", LatencyHistogram::kBoundsUs[i] / 1e6);
+    else
+      std::snprintf(le, sizeof(le), "+Inf");
+    *out += name + "_bucket{" + sep + "le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
   }
-  return 1e7;
+  std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  char sum[32];
+  std::snprintf(sum, sizeof(sum), "%.9f", static_cast<double>(h.sum_ns()) / 1e9);
+  *out += name + "_sum" + braces + " " + sum + "\n";
+  *out += name + "_count" + braces + " " + std::to_string(h.count()) + "\n";
 }
 
 void AppendCounter(std::string* out, const std::string& name, const std::string& help,

@@ -7,26 +7,9 @@
 #include <map>
 #include <string>
 
+#include "core/latency_histogram.h"
+
 namespace rkv {
-
-class LatencyHistogram {
- public:
-  // Bucket upper bounds in microseconds; the last bucket is +Inf.
-  static constexpr std::array<uint64_t, 16> kBoundsUs = {
-      25,    50,    100,   250,    500,    1000,   2500,    5000,
-      10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
-  void Record(uint64_t ns);
-  uint64_t count() const { return count_; }
-  uint64_t sum_ns() const { return sum_ns_; }
-  // Upper bound (µs) of the bucket holding quantile q (0..1); an estimate.
-  double QuantileUs(double q) const;
-  const std::array<uint64_t, kBoundsUs.size() + 1>& buckets() const { return buckets_; }
-
- private:
-  std::array<uint64_t, kBoundsUs.size() + 1> buckets_{};
-  uint64_t count_ = 0;
-  uint64_t sum_ns_ = 0;
-};
 
 struct CommandStats {
   uint64_t calls = 0;
@@ -50,6 +33,11 @@ struct ServerMetrics {
     return it->second;
   }
 };
+
+// Appends one histogram's _bucket, _sum and _count lines (seconds); the
+// caller writes the family's HELP and TYPE lines once.
+void AppendHistogram(std::string* out, const std::string& name, const std::string& labels,
+                     const LatencyHistogram& h);
 
 // Appends one metric family in Prometheus text format.
 void AppendCounter(std::string* out, const std::string& name, const std::string& help,

@@ -336,6 +336,24 @@ void ServerImpl::ConnectionClosed(uint64_t conn_id) {
   asio::post(io_, [this, conn_id] { strong_conns_.erase(conn_id); });
 }
 
+// Like etcd's "slow fdatasync" warning: a synced write that takes this long
+// holds every write (and, on a follower, the leader's quorum) behind it.
+void ServerImpl::CheckSlowStorage(uint64_t now) {
+  constexpr uint64_t kSlowSyncUs = 100000;
+  constexpr uint64_t kEveryNs = 10'000'000'000ULL;
+  next_storage_check_ns_ = now + kEveryNs;
+  GroupCommitStats gc = writer_->stats();
+  uint64_t slow = gc.sync_latency.CountAbove(kSlowSyncUs);
+  if (slow > slow_syncs_seen_)
+    spdlog::warn(
+        "storage: {} synced write(s) took over {} ms in the last {} s ({} in all, of {}); the "
+        "disk is slow or RocksDB is stalling writes (see {}/db/LOG); "
+        "replicakv_storage_sync_duration_seconds in /metrics has the distribution",
+        slow - slow_syncs_seen_, kSlowSyncUs / 1000, kEveryNs / 1'000'000'000ULL, slow, gc.syncs,
+        config_.data_dir);
+  slow_syncs_seen_ = slow;
+}
+
 void ServerImpl::ScheduleTick() {
   tick_timer_.expires_after(kTickInterval);
   tick_timer_.async_wait([this](const asio::error_code& ec) {
@@ -345,6 +363,7 @@ void ServerImpl::ScheduleTick() {
     TickReads(now);
     if (!waiters_.empty()) CheckWaiters();
     LogRoleChanges();
+    if (now >= next_storage_check_ns_) CheckSlowStorage(now);
     if (transfer_) transfer_->Tick(now);
     if (!config_.join.empty() && now >= next_join_ns_) MaybeAskToJoin(now);
     ScheduleTick();

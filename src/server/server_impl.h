@@ -111,6 +111,7 @@ class ServerImpl final : public ReplicaHost {
  private:
   void Accept();
   void ScheduleTick();
+  void CheckSlowStorage(uint64_t now);
   Status OpenStorage();
   Status WritePidFile();
 
@@ -128,6 +129,8 @@ class ServerImpl final : public ReplicaHost {
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<SnapshotTransfer> transfer_;  // after transport_: destroyed before it
   uint64_t next_join_ns_ = 0;
+  uint64_t next_storage_check_ns_ = 0;
+  uint64_t slow_syncs_seen_ = 0;
   void MaybeAskToJoin(uint64_t now);
   std::string cluster_id_;
   // This data directory's identity, and the ones this node has seen for its

@@ -280,25 +280,9 @@ std::string ServerImpl::MetricsText() {
            "\n";
   out += "# HELP replicakv_command_duration_seconds Time from request parsed to reply ready.\n";
   out += "# TYPE replicakv_command_duration_seconds histogram\n";
-  for (const auto& [name, s] : metrics_.commands) {
-    uint64_t cumulative = 0;
-    const auto& b = s.latency.buckets();
-    for (size_t i = 0; i < b.size(); ++i) {
-      cumulative += b[i];
-      char le[32];
-      if (i < LatencyHistogram::kBoundsUs.size())
-        std::snprintf(le, sizeof(le), "%g", LatencyHistogram::kBoundsUs[i] / 1e6);
-      else
-        std::snprintf(le, sizeof(le), "+Inf");
-      out += "replicakv_command_duration_seconds_bucket{command=\"" + name + "\",le=\"" + le +
-             "\"} " + std::to_string(cumulative) + "\n";
-    }
-    char sum[32];
-    std::snprintf(sum, sizeof(sum), "%.9f", s.latency.sum_ns() / 1e9);
-    out += "replicakv_command_duration_seconds_sum{command=\"" + name + "\"} " + sum + "\n";
-    out += "replicakv_command_duration_seconds_count{command=\"" + name + "\"} " +
-           std::to_string(s.latency.count()) + "\n";
-  }
+  for (const auto& [name, s] : metrics_.commands)
+    AppendHistogram(&out, "replicakv_command_duration_seconds", "command=\"" + name + "\"",
+                    s.latency);
   GroupCommitStats gc = writer_->stats();
   AppendGauge(&out, "replicakv_connected_clients", "Open client connections.",
               static_cast<double>(conns_.size()));
@@ -320,6 +304,11 @@ std::string ServerImpl::MetricsText() {
                 gc.writes);
   AppendCounter(&out, "replicakv_storage_syncs_total", "Synced engine writes (group commits).",
                 gc.syncs);
+  out +=
+      "# HELP replicakv_storage_sync_duration_seconds Time of each synced engine write "
+      "(write and fdatasync of a group commit).\n";
+  out += "# TYPE replicakv_storage_sync_duration_seconds histogram\n";
+  AppendHistogram(&out, "replicakv_storage_sync_duration_seconds", "", gc.sync_latency);
   AppendGauge(&out, "replicakv_term", "Current term.", static_cast<double>(st.term));
   AppendGauge(&out, "replicakv_last_index", "Last log index.", static_cast<double>(st.last_index));
   AppendGauge(&out, "replicakv_commit_index", "Majority-committed log index.",

@@ -35,6 +35,13 @@ def main():
         check(m and int(m.group(1)) >= 5, "set counter")
         check(re.search(r'^replicakv_command_duration_seconds_bucket\{command="get",le="\+Inf"\} \d+$',
                         text, re.M), "latency histogram")
+        # Every synced write is in the storage sync histogram: its +Inf bucket
+        # equals its count, which equals the syncs counter.
+        syncs = int(re.search(r"^replicakv_storage_syncs_total (\d+)$", text, re.M).group(1))
+        count = int(re.search(r"^replicakv_storage_sync_duration_seconds_count (\d+)$", text, re.M).group(1))
+        inf = int(re.search(r'^replicakv_storage_sync_duration_seconds_bucket\{le="\+Inf"\} (\d+)$',
+                            text, re.M).group(1))
+        check(syncs >= 5 and count == syncs and inf == count, f"sync histogram: {syncs} {count} {inf}")
         for name in ("replicakv_connected_clients", "replicakv_storage_bytes", "replicakv_keys",
                      "replicakv_storage_syncs_total"):
             check(re.search(rf"^{name} ", text, re.M), f"{name} present")
