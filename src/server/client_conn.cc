@@ -1,5 +1,11 @@
 #include "server/client_conn.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "core/limits.h"
 #include "kv/commands.h"
 #include "kv/numbers.h"
@@ -47,15 +53,26 @@ ClientConn::ClientConn(ServerImpl* server, asio::ip::tcp::socket socket, uint64_
       created_ms_(WallNowMs()),
       read_buf_(kReadBufferBytes) {}
 
+ClientConn::~ClientConn() {
+  if (fd_ >= 0) ::close(fd_);  // a server torn down without closing it
+}
+
 void ClientConn::Start() {
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  // Replies are written without waiting (Write); Asio's reads handle it too.
-  socket_.non_blocking(true, ec);
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
     peer_address_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     peer_is_loopback_ = ep.address().is_loopback();
+  }
+  // From here on the socket belongs to the client poller (client_poller.h),
+  // not to Asio's reactor: non-blocking reads and writes on the descriptor.
+  fd_ = socket_.release(ec);
+  if (ec || fd_ < 0 || ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK) != 0) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    Close();
+    return;
   }
   authenticated_ = server_->config().password.empty();
   consistency_ = server_->config().consistency;
@@ -72,18 +89,53 @@ void ClientConn::Start() {
   Read();
 }
 
-void ClientConn::Read() {
-  if (reading_ || closed_ || read_paused_ || close_after_reply_) return;
-  reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                            self->reading_ = false;
-                            if (ec) {
-                              self->Close();
-                              return;
-                            }
-                            self->OnRead(n);
-                          });
+void ClientConn::Read() { UpdateInterest(); }
+
+void ClientConn::UpdateInterest() {
+  if (fd_ < 0 || closed_) return;
+  bool input = !read_paused_ && !close_after_reply_;
+  uint32_t interest = (input ? ClientPoller::kInput : 0u) | (writing_ ? ClientPoller::kOutput : 0u);
+  server_->client_poller().Watch(fd_, id_, interest, &watched_);
+}
+
+void ClientConn::OnReady(uint32_t events) {
+  if (closed_) return;
+  if (events & ClientPoller::kOutput) {
+    OnWritable();
+    if (closed_) return;
+  }
+  if (!(events & (ClientPoller::kInput | ClientPoller::kHangup))) return;
+  if (!(watched_ & ClientPoller::kInput)) {
+    // Input is paused, yet the socket hung up or failed: it would be reported
+    // every turn, and no reply can reach the client any more.
+    if (events & ClientPoller::kHangup) Close();
+    return;
+  }
+  ssize_t n = ::recv(fd_, read_buf_.data(), read_buf_.size(), 0);
+  if (n > 0) {
+    OnRead(static_cast<size_t>(n));
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  Close();  // the end of input, or a reset
+}
+
+void ClientConn::OnWritable() {
+  if (!writing_) return;
+  ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    Close();
+    return;
+  }
+  server_->metrics().net_output_bytes += static_cast<uint64_t>(n);
+  out_sent_ += static_cast<size_t>(n);
+  if (out_sent_ < out_.size()) return;
+  out_.clear();
+  out_sent_ = 0;
+  writing_ = false;
+  UpdateInterest();
+  FlushReplies();
 }
 
 void ClientConn::OnRead(size_t n) {
@@ -415,7 +467,7 @@ void ClientConn::FlushReplies() {
       pending_.size() + out_.size() < kReplyBytesHighWater / 2) {
     read_paused_ = false;
     // Requests already buffered may be parsed now.
-    if (!in_.empty() && !reading_) {
+    if (!in_.empty()) {
       asio::post(server_->io(), [self = shared_from_this()] { self->OnRead(0); });
     } else {
       Read();
@@ -430,41 +482,38 @@ void ClientConn::Write() {
   // no completion handler to run, so a turn that only answered requests ends
   // without an extra poll of the reactor (Asio polls once more when a handler
   // is queued). Only what the socket did not take waits for writability.
-  asio::error_code ec;
-  size_t n = socket_.write_some(asio::buffer(pending_), ec);
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-    Close();
-    return;
+  ssize_t n = ::send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      Close();
+      return;
+    }
+    n = 0;
   }
-  if (ec) n = 0;
-  server_->metrics().net_output_bytes += n;
-  if (n == pending_.size()) {
+  server_->metrics().net_output_bytes += static_cast<uint64_t>(n);
+  if (static_cast<size_t>(n) == pending_.size()) {
     pending_.clear();
     return;
   }
-  pending_.erase(0, n);
   writing_ = true;
   out_.swap(pending_);
+  out_sent_ = static_cast<size_t>(n);
   pending_.clear();
-  asio::async_write(socket_, asio::buffer(out_),
-                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                      self->writing_ = false;
-                      self->server_->metrics().net_output_bytes += n;
-                      self->out_.clear();
-                      if (ec) {
-                        self->Close();
-                        return;
-                      }
-                      self->FlushReplies();
-                    });
+  UpdateInterest();  // the rest goes when the socket is writable (OnWritable)
 }
 
 void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  if (fd_ >= 0) {
+    server_->client_poller().Watch(fd_, id_, 0, &watched_);
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+  } else {
+    asio::error_code ec;
+    socket_.close(ec);
+  }
   server_->ConnectionClosed(id_);
 }
 

@@ -29,6 +29,7 @@ struct KvCommandSpec;
 class ClientConn : public std::enable_shared_from_this<ClientConn> {
  public:
   ClientConn(ServerImpl* server, asio::ip::tcp::socket socket, uint64_t id);
+  ~ClientConn();
   void Start();
   // The outcome of a request this connection proposed (loop thread).
   void OnOutcome(uint64_t slot_seq, RequestOutcome outcome);
@@ -36,6 +37,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   // forwarded read came back (`reply` is meaningful when `status` is ok).
   void OnReadDecision(uint64_t slot_seq, ReadDecision decision);
   void OnForwardedRead(uint64_t slot_seq, const Status& status, ReadReplyMsg reply);
+  // The client poller saw the socket readable, writable or hung up
+  // (ClientPoller::kInput | kOutput | kHangup).
+  void OnReady(uint32_t events);
   void Close();
 
   uint64_t id() const { return id_; }
@@ -68,8 +72,10 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   };
 
   void Read();
+  void UpdateInterest();  // what the poller watches the socket for
   void OnRead(size_t n);
   void Write();
+  void OnWritable();
   void HandleRequest(const Argv& argv);
   bool MayStart(Kind kind, size_t slot_index) const;
   void Pump();
@@ -115,7 +121,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   static bool IsServerCommand(std::string_view lower_name);
 
   ServerImpl* server_;
-  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::socket socket_;  // until Start hands its descriptor to the poller
+  int fd_ = -1;
+  uint32_t watched_ = 0;  // what the client poller watches fd_ for
   uint64_t id_;
   std::string name_;
   std::string peer_address_;
@@ -127,10 +135,10 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   std::string in_;
   RespParser parser_;
   std::vector<char> read_buf_;
-  bool reading_ = false;
   bool read_paused_ = false;
 
-  std::string out_;      // being written
+  std::string out_;      // being written (when writing_: the socket was full)
+  size_t out_sent_ = 0;  // bytes of out_ already written
   std::string pending_;  // replies waiting for the current write to finish
   bool writing_ = false;
   bool flush_posted_ = false;

@@ -49,6 +49,12 @@ constexpr auto kTickInterval = std::chrono::milliseconds(5);
 ServerImpl::ServerImpl(ServerConfig config)
     : config_(std::move(config)),
       acceptor_(io_),
+      client_poller_(io_,
+                     [this](uint64_t conn_id, uint32_t events) {
+                       auto it = conns_.find(conn_id);
+                       if (it == conns_.end()) return;
+                       if (auto conn = it->second.lock()) conn->OnReady(events);
+                     }),
       tick_timer_(io_),
       signals_(io_, SIGINT, SIGTERM) {}
 
@@ -226,6 +232,7 @@ Status ServerImpl::Start() {
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::IoError("--listen " + config_.listen.ToString() + ": " + ec.message());
+  RKV_RETURN_IF_ERROR(client_poller_.Open());
 
   admin_ = std::make_unique<AdminHttp>(this);
   RKV_RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
@@ -301,6 +308,7 @@ void ServerImpl::RequestStop() {
     for (auto& [id, c] : conns_)
       if (auto p = c.lock()) conns.push_back(p);
     for (auto& c : conns) c->Close();
+    client_poller_.Close();
     io_.stop();
   });
 }

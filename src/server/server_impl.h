@@ -11,6 +11,7 @@
 #include "kv/command_codec.h"
 #include "node/read_service.h"
 #include "node/replica.h"
+#include "server/client_poller.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/peer_codec.h"
@@ -98,6 +99,7 @@ class ServerImpl final : public ReplicaHost {
   }
   uint64_t start_ms() const { return start_ms_; }
   asio::io_context& io() { return io_; }
+  ClientPoller& client_poller() { return client_poller_; }
 
   // Views rendered on the loop thread (status.cc).
   std::string StatusJson();
@@ -123,6 +125,7 @@ class ServerImpl final : public ReplicaHost {
   std::unique_ptr<GroupCommitWriter> writer_;  // after engine_: drains before it closes
   std::unique_ptr<Replica> replica_;
   asio::ip::tcp::acceptor acceptor_;
+  ClientPoller client_poller_;
   asio::steady_timer tick_timer_;
   asio::signal_set signals_;
   std::unique_ptr<AdminHttp> admin_;
