@@ -1,10 +1,13 @@
 """Real Redis clients against one node: redis-py (a client library), redis-cli
 and redis-benchmark, RESP3, AUTH, pipelining and many connections."""
 
+import os
 import re
 import socket
+import struct
 import subprocess
 import threading
+import time
 
 import redis
 
@@ -171,6 +174,31 @@ def main():
         check(not buf, f"nothing after the last reply: {bytes(buf[:40])!r}")
         s.close()
 
+    def test_vanished_slow_reader_is_closed():
+        # A client that asks for 100 MB of replies, reads none (its connection
+        # stops reading past 64 MB of replies) and then resets: the server
+        # closes its side and does not spin on the dead socket.
+        r.set("big", b"v" * (1 << 20))
+        baseline = int(r.info("clients")["connected_clients"])
+        s = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.sendall(b"GET big\r\n" * 100)
+        wait_until(lambda: int(r.info("clients")["connected_clients"]) == baseline + 1, 10,
+                   "the reader's connection to be counted")
+        time.sleep(0.5)  # let the server fill the socket and stop reading
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # a reset
+        wait_until(lambda: int(r.info("clients")["connected_clients"]) == baseline, 10,
+                   "the reset connection to be closed")
+
+        def ticks():
+            fields = open(f"/proc/{node.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        t0, c0 = time.time(), ticks()
+        time.sleep(1.0)
+        busy = (ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - t0)
+        check(busy < 0.5, f"the idle server uses {busy:.0%} of a core after the reset")
+
     def test_auth_with_password():
         locked = Node(args.binary, extra=["--password", "s3cret"]).start()
         try:
@@ -188,6 +216,7 @@ def main():
                    test_transactions_are_atomic_and_ordered, test_pipeline_reads_see_earlier_writes,
                    test_resp3_hello, test_redis_cli, test_redis_benchmark_without_errors,
                    test_many_connections, test_slow_reader_gets_every_reply_in_order,
+                   test_vanished_slow_reader_is_closed,
                    test_auth_with_password])
     finally:
         node.cleanup()
