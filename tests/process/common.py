@@ -108,7 +108,13 @@ def free_base_port(span=3, offsets=(0, 100, 200)):
     raise RuntimeError("no free ports")
 
 
+# Deadlines stretch under slow builds (make test-asan-server sets 5): a test
+# waits on a condition, and a sanitized debug server reaches it later.
+TIMEOUT_SCALE = float(os.environ.get("RKV_TEST_TIMEOUT_SCALE", "1"))
+
+
 def wait_until(cond, timeout, what):
+    timeout *= TIMEOUT_SCALE
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
