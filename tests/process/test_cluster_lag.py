@@ -6,6 +6,7 @@ follower received are rolled back — saved to a rollback file, counted in
 /metrics and INFO replication — when it rejoins."""
 
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -147,6 +148,7 @@ def main():
     def test_foreign_and_garbage_peers_are_refused():
         c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
         foreign = None
+        tmp = None
         try:
             leader = c.leader()
             target = c.nodes[1]["peer"]
@@ -172,6 +174,8 @@ def main():
             if foreign:
                 foreign.kill()
                 foreign.wait()
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
             c.cleanup()
 
     def test_follower_pipeline_keeps_request_order():
