@@ -86,10 +86,8 @@ void ClientConn::Start() {
     FlushReplies();
     return;
   }
-  Read();
+  UpdateInterest();
 }
-
-void ClientConn::Read() { UpdateInterest(); }
 
 void ClientConn::UpdateInterest() {
   if (fd_ < 0 || closed_) return;
@@ -171,7 +169,7 @@ void ClientConn::OnRead(size_t n) {
   FlushReplies();
   if (slots_.size() >= kSlotsHighWater || pending_.size() + out_.size() >= kReplyBytesHighWater)
     read_paused_ = true;
-  Read();
+  UpdateInterest();
 }
 
 ClientConn::Kind ClientConn::Classify(const Argv& argv, const KvCommandSpec* spec) const {
@@ -470,7 +468,7 @@ void ClientConn::FlushReplies() {
     if (!in_.empty()) {
       asio::post(server_->io(), [self = shared_from_this()] { self->OnRead(0); });
     } else {
-      Read();
+      UpdateInterest();
     }
   }
   if (close_after_reply_ && !writing_ && pending_.empty() && slots_.empty()) Close();

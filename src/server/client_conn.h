@@ -71,8 +71,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     const KvCommandSpec* spec = nullptr;  // a data command's (looked up once)
   };
 
-  void Read();
-  void UpdateInterest();  // what the poller watches the socket for
+  // What the poller watches the socket for: input unless paused or closing,
+  // output while a write waits for room.
+  void UpdateInterest();
   void OnRead(size_t n);
   void Write();
   void OnWritable();

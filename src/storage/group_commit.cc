@@ -93,12 +93,9 @@ void GroupCommitWriter::Run() {
       stats_.syncs += sync ? 1 : 0;
       stats_.bytes += bytes;
       if (group.size() > stats_.max_group) stats_.max_group = group.size();
-      if (sync) {
-        auto ns = static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
-        stats_.sync_ns_total += ns;
-        stats_.sync_latency.Record(ns);
-      }
+      if (sync)
+        stats_.sync_latency.Record(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()));
     }
     for (Pending& p : group)
       if (p.done) p.done(s);

@@ -22,7 +22,6 @@ struct GroupCommitStats {
   uint64_t syncs = 0;          // engine writes with sync
   uint64_t bytes = 0;
   uint64_t max_group = 0;         // most batches in one group
-  uint64_t sync_ns_total = 0;     // time spent in synced writes
   LatencyHistogram sync_latency;  // of each synced write
 };
 
