@@ -1,5 +1,6 @@
 // Micro-benchmarks of the hot path's parts (`make microbench`, Google
-// Benchmark): RESP parsing, applying a SET to the in-memory state, a log
+// Benchmark): RESP parsing, applying a SET to the in-memory state, a batch of
+// key lookups with and without prefetching, a log
 // append into each engine, one replicated write through three leader cores
 // with no I/O, and the linearizability checker on a simulator history. They
 // isolate what the end-to-end numbers of docs/PERFORMANCE.md mix together;
@@ -18,6 +19,7 @@
 #include "core/replica_core.h"
 #include "kv/command_codec.h"
 #include "kv/commands.h"
+#include "kv/key_index.h"
 #include "kv/kv_store.h"
 #include "leader/leader_core.h"
 #include "resp/parser.h"
@@ -89,6 +91,38 @@ void BM_ApplySet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ApplySet);
+
+// Lookups of 16 random keys among 1M, as applying an entry of 16 clients'
+// writes does, each lookup waiting for the one before (as commands run one
+// after the other); Arg(1) prefetches the 16 first (KeyIndex::Prefetch). The
+// difference is the cache misses that overlap.
+void BM_KeyIndexFindBatch(benchmark::State& state) {
+  KeyIndex idx;
+  std::vector<std::string> keys;
+  const std::string value(110, 'x');
+  for (uint64_t i = 0; i < 1000000; ++i) keys.push_back(Key(i));
+  for (const std::string& k : keys) idx.Set(k, value);
+  std::vector<std::string_view> batch(16);
+  uint64_t next = 1;
+  for (auto _ : state) {
+    for (std::string_view& k : batch) {
+      next = next * 6364136223846793005ULL + 1442695040888963407ULL;
+      k = keys[(next >> 33) % keys.size()];
+    }
+    if (state.range(0)) idx.Prefetch(batch.data(), batch.size());
+    std::string_view found = value;
+    size_t at = 0;
+    for (int i = 0; i < 16; ++i) {
+      // The next key's position depends on the value found (found.size() is
+      // always value.size()): it cannot start before this lookup is done.
+      at = (at + found.size() - value.size()) & 15;
+      if (!idx.Find(batch[at], &found)) return state.SkipWithError("key missing");
+      ++at;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 16);
+}
+BENCHMARK(BM_KeyIndexFindBatch)->Arg(0)->Arg(1);
 
 // One log entry (a SET's encoded command) appended to a write batch and
 // written: the memory engine, RocksDB without a sync, RocksDB with one

@@ -495,16 +495,31 @@ void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies)
   if (entry.kind == EntryKind::kCommand || entry.kind == EntryKind::kBarrier) {
     std::vector<Argv> commands;
     RKV_ASSERT_MSG(DecodeCommands(entry.data, &commands), "undecodable log entry");
+    std::vector<const KvCommandSpec*> specs(commands.size());
+    // An entry holding a turn's writes from many clients: their first keys'
+    // cache misses are started together, before any command runs, instead of
+    // each command waiting for its own (KeyIndex::Prefetch).
+    std::vector<std::string_view> keys;
+    if (commands.size() > 1) keys.reserve(commands.size());
+    for (size_t i = 0; i < commands.size(); ++i) {
+      const Argv& argv = commands[i];
+      const KvCommandSpec* spec = FindKvCommand(argv.empty() ? "" : argv[0]);
+      if (spec != nullptr && !ArityOk(spec->arity, argv.size())) spec = nullptr;
+      specs[i] = spec;
+      if (spec != nullptr && commands.size() > 1 && spec->first_key > 0 &&
+          static_cast<size_t>(spec->first_key) < argv.size())
+        keys.push_back(argv[spec->first_key]);
+    }
+    store->Prefetch(keys.data(), keys.size());
     ApplyContext ctx{store, {entry.term, entry.index}};
     replies->reserve(commands.size());
-    for (const Argv& argv : commands) {
-      const KvCommandSpec* spec = FindKvCommand(argv.empty() ? "" : argv[0]);
-      if (spec == nullptr || !ArityOk(spec->arity, argv.size())) {
+    for (size_t i = 0; i < commands.size(); ++i) {
+      if (specs[i] == nullptr) {
         // Only validated commands enter the log; keep going deterministically.
         replies->push_back(Reply::Error("ERR invalid command in log entry"));
         continue;
       }
-      replies->push_back(spec->run(ctx, argv));
+      replies->push_back(specs[i]->run(ctx, commands[i]));
     }
   }
   if (entry.kind == EntryKind::kConfig) store->SetMembership(entry.data);

@@ -44,6 +44,8 @@ class KvStore {
   bool Find(std::string_view key, std::string_view* stored) const {
     return index_.Find(key, stored);
   }
+  // See KeyIndex::Prefetch: before a batch of lookups.
+  void Prefetch(const std::string_view* keys, size_t count) const { index_.Prefetch(keys, count); }
   bool Contains(std::string_view key) const {
     std::string_view v;
     return index_.Find(key, &v);

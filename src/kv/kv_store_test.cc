@@ -170,6 +170,61 @@ TEST(KeyIndex, SetFindEraseAndReplaceInPlaceOrNot) {
   EXPECT_EQ(idx.size(), 1u);
 }
 
+// A prefetch is only a hint: over present, absent and repeated keys, on a
+// table small or grown, in more than one chunk, nothing changes.
+TEST(KeyIndex, PrefetchChangesNothing) {
+  KeyIndex idx;
+  std::vector<std::string_view> none = {"a", "b"};
+  idx.Prefetch(none.data(), none.size());  // empty table
+  idx.Prefetch(nullptr, 0);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back("k" + std::to_string(i));
+  for (const std::string& k : keys) idx.Set(k, "v" + k);
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  views.push_back("absent");
+  views.push_back("k7");
+  idx.Prefetch(views.data(), views.size());
+  EXPECT_EQ(idx.size(), 1000u);
+  for (const std::string& k : keys) {
+    std::string_view v;
+    ASSERT_TRUE(idx.Find(k, &v));
+    EXPECT_EQ(v, "v" + k);
+  }
+}
+
+// An entry of many clients' commands (as the server batches a turn's writes):
+// each runs in order against the state the earlier ones left, with its own
+// reply, and a command that is not valid answers an error without stopping
+// the rest.
+TEST(KvStore, ABatchAppliesInOrderWithARepliesEach) {
+  MemoryEngine engine;
+  KvStore s(&engine);
+  std::vector<Reply> replies;
+  ApplyEntry(&s,
+             Cmd(1, {{"set", "a", "1"},
+                     {"incr", "a"},
+                     {"nosuch", "a"},
+                     {"set", "b"},
+                     {"mset", "b", "x", "c", "y"},
+                     {"append", "b", "z"},
+                     {"incr", "b"},
+                     {"del", "c", "a"},
+                     {"incr", "a"}}),
+             &replies);
+  ASSERT_EQ(replies.size(), 9u);
+  EXPECT_EQ(replies[0].type, Reply::Type::kStatus);
+  EXPECT_EQ(replies[1].integer, 2);
+  EXPECT_EQ(replies[2].str, "ERR invalid command in log entry");
+  EXPECT_EQ(replies[3].str, "ERR invalid command in log entry");
+  EXPECT_EQ(replies[4].type, Reply::Type::kStatus);
+  EXPECT_EQ(replies[5].integer, 2);
+  EXPECT_EQ(replies[6].type, Reply::Type::kError);
+  EXPECT_EQ(replies[7].integer, 2);
+  EXPECT_EQ(replies[8].integer, 1);
+  EXPECT_EQ(s.key_count(), 2u);
+  EXPECT_EQ(s.applied().index, 1u);
+}
+
 // Redis's SCAN promise: a key present for the whole scan is returned at least
 // once, even when the table grows or shrinks between calls.
 TEST(KeyIndex, ScanSurvivesResizesBetweenCalls) {
