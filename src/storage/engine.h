@@ -115,6 +115,8 @@ struct EngineOptions {
   // Small: the applied state is read from memory (kv/key_index.h); the engine
   // is read at start, for snapshots and for the log.
   uint64_t block_cache_bytes = 8ULL << 20;
+  // Per column family memtable (RocksDB): the size at which it is flushed.
+  uint64_t write_buffer_bytes = 32ULL << 20;
 };
 
 Result<std::unique_ptr<Engine>> OpenRocksDbEngine(const EngineOptions& options);
