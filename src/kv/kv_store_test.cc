@@ -196,7 +196,7 @@ TEST(KeyIndex, PrefetchChangesNothing) {
 // each runs in order against the state the earlier ones left, with its own
 // reply, and a command that is not valid answers an error without stopping
 // the rest.
-TEST(KvStore, ABatchAppliesInOrderWithARepliesEach) {
+TEST(KvStore, ABatchAppliesInOrderWithAReplyEach) {
   MemoryEngine engine;
   KvStore s(&engine);
   std::vector<Reply> replies;
