@@ -71,6 +71,9 @@ class PreallocatedWalFileSystem final : public rocksdb::FileSystemWrapper {
   }
 };
 
+// Written on every write, read rarely and in ranges (see Open).
+bool UsesSortedMemTable(Cf cf) { return cf == Cf::kLog || cf == Cf::kData || cf == Cf::kUndo; }
+
 class RocksDbEngine final : public Engine {
  public:
   ~RocksDbEngine() override {
@@ -133,7 +136,7 @@ class RocksDbEngine final : public Engine {
       Cf cf = static_cast<Cf>(i);
       rocksdb::ColumnFamilyOptions opts = cf_options;
       if (cf == Cf::kMeta) opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(meta_table));
-      if (cf == Cf::kLog || cf == Cf::kData || cf == Cf::kUndo) {
+      if (UsesSortedMemTable(cf)) {
         // Written on every write and read only when the node starts, for a
         // snapshot or for a rollback: the core keeps the log in memory, the
         // applied state lives in KeyIndex. An unsorted vector memtable makes
@@ -187,6 +190,15 @@ class RocksDbEngine final : public Engine {
   }
 
   Status Get(Cf cf, std::string_view key, std::string* value) override {
+    if (UsesSortedMemTable(cf)) {
+      // No point lookups in that memtable (storage/sorted_memtable.h): a seek.
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+      it->Seek(ToSlice(key));
+      if (!it->status().ok()) return FromRocks(it->status());
+      if (!it->Valid() || it->key() != ToSlice(key)) return Status::NotFound("key not found");
+      value->assign(it->value().data(), it->value().size());
+      return Status::Ok();
+    }
     rocksdb::PinnableSlice pinned;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), &pinned);
     if (!s.ok()) return FromRocks(s);

@@ -10,7 +10,12 @@
 //
 // Requires the bytewise comparator (the default), whose order the 8-byte
 // prefix respects, and one writer at a time (allow_concurrent_memtable_write
-// off).
+// off). No point lookups: RocksDB's default MemTableRep::Get, which DB::Get
+// reaches, leaks an iterator per call, and overriding it needs LookupKey,
+// which is not public. Read these families by iterator (the engine does).
+// An iterator RocksDB asks to be placed in its arena (a flush, a DB iterator)
+// is allocated by the memtable and freed with it: bounded by the iterators
+// opened over one memtable's life, a handful here.
 #pragma once
 
 #include <memory>
