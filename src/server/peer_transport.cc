@@ -46,7 +46,7 @@ struct PeerTransport::OutLink {
 class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
  public:
   Inbound(PeerTransport* t, asio::ip::tcp::socket s) : t_(t), socket_(std::move(s)) {}
-  void Start() { ReadHeader(); }
+  void Start() { Read(); }
   void Close() {
     asio::error_code ec;
     socket_.close(ec);
@@ -59,32 +59,40 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     Close();
     t_->inbound_.erase(shared_from_this());
   }
-  void ReadHeader() {
+  // Reads whatever the socket holds: one recv for every frame that has
+  // arrived, where reading each frame's length and then its body took two
+  // per frame (plus the one that finds the socket empty).
+  void Read() {
     auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(header_), [self](const asio::error_code& ec, size_t) {
+    socket_.async_read_some(asio::buffer(read_buf_), [self](const asio::error_code& ec, size_t n) {
       if (ec) {
         self->t_->inbound_.erase(self);
         return;
       }
-      uint32_t len = (uint32_t(self->header_[0]) << 24) | (uint32_t(self->header_[1]) << 16) |
-                     (uint32_t(self->header_[2]) << 8) | uint32_t(self->header_[3]);
-      if (len > kPeerFrameBytesMax) {
-        self->Fail("frame of " + std::to_string(len) + " bytes exceeds the limit");
-        return;
-      }
-      self->body_.resize(len);
-      self->ReadBody();
+      self->in_.append(self->read_buf_.data(), n);
+      if (self->HandleFrames()) self->Read();
     });
   }
-  void ReadBody() {
-    auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(body_), [self](const asio::error_code& ec, size_t) {
-      if (ec) {
-        self->t_->inbound_.erase(self);
-        return;
+  // Handles each whole frame read so far and keeps a partial one; false when
+  // the link was refused or the transport stopped.
+  bool HandleFrames() {
+    size_t at = 0;
+    while (in_.size() - at >= 4) {
+      const auto* h = reinterpret_cast<const unsigned char*>(in_.data() + at);
+      const uint32_t len =
+          (uint32_t(h[0]) << 24) | (uint32_t(h[1]) << 16) | (uint32_t(h[2]) << 8) | uint32_t(h[3]);
+      if (len > kPeerFrameBytesMax) {
+        Fail("frame of " + std::to_string(len) + " bytes exceeds the limit");
+        return false;
       }
-      self->OnFrame();
-    });
+      if (in_.size() - at - 4 < len) break;
+      // Decoded messages own their bytes: the view is not kept.
+      const std::string_view body(in_.data() + at + 4, len);
+      at += 4 + len;
+      if (!OnFrame(body)) return false;
+    }
+    in_.erase(0, at);
+    return true;
   }
   bool CheckHello(const PeerHello& h) {
     if (h.protocol_version != kPeerProtocolVersion) {
@@ -128,25 +136,26 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     return true;
   }
-  void OnFrame() {
+  // False when the link was refused or the transport stopped.
+  bool OnFrame(std::string_view body) {
     DecodedFrame frame;
-    Status s = DecodeFrame(body_, &frame);
+    Status s = DecodeFrame(body, &frame);
     if (!s.ok()) {
       Fail(s.message());
-      return;
+      return false;
     }
     if (!hello_done_) {
       if (!frame.has_hello) {
         Fail("the first frame carries no hello");
-        return;
+        return false;
       }
-      if (!CheckHello(frame.hello)) return;
+      if (!CheckHello(frame.hello)) return false;
       hello_done_ = true;
     }
     if (join_only_ && (!frame.chunks.empty() || !frame.acks.empty() || !frame.reads.empty() ||
                        !frame.read_replies.empty())) {
       Fail("a node outside the cluster may only ask to join");
-      return;
+      return false;
     }
     for (Message& m : frame.messages) {
       if (m.type == MsgType::kJoin && m.to == 0) m.to = t_->self_.node_id;  // "whoever answers"
@@ -154,35 +163,35 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
           (join_only_ && m.type != MsgType::kJoin)) {
         Fail("a message from " + std::to_string(m.from) + " to " + std::to_string(m.to) + " on " +
              peer_ + "'s link" + (join_only_ ? " (join only)" : ""));
-        return;
+        return false;
       }
       ++t_->messages_received_;
       t_->handlers_.message(std::move(m));
-      if (t_->stopped_) return;
+      if (t_->stopped_) return false;
     }
     for (SnapshotChunkMsg& c : frame.chunks) {
       t_->handlers_.chunk(from_, std::move(c));
-      if (t_->stopped_) return;
+      if (t_->stopped_) return false;
     }
     for (SnapshotAckMsg& a : frame.acks) {
       t_->handlers_.ack(from_, std::move(a));
-      if (t_->stopped_) return;
+      if (t_->stopped_) return false;
     }
     for (ReadForwardMsg& r : frame.reads) {
       if (t_->handlers_.read) t_->handlers_.read(from_, std::move(r));
-      if (t_->stopped_) return;
+      if (t_->stopped_) return false;
     }
     for (ReadReplyMsg& r : frame.read_replies) {
       if (t_->handlers_.read_reply) t_->handlers_.read_reply(from_, std::move(r));
-      if (t_->stopped_) return;
+      if (t_->stopped_) return false;
     }
-    ReadHeader();
+    return true;
   }
 
   PeerTransport* t_;
   asio::ip::tcp::socket socket_;
-  unsigned char header_[4];
-  std::string body_;
+  std::vector<char> read_buf_ = std::vector<char>(64 << 10);
+  std::string in_;  // read, not yet handled: at most a partial frame between reads
   bool hello_done_ = false;
   bool join_only_ = false;
   NodeId from_ = 0;

@@ -152,11 +152,19 @@ def main():
         try:
             leader = c.leader()
             target = c.nodes[1]["peer"]
-            # Garbage on the peer port: a huge length, then random bytes.
-            for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x05hello", bytes(range(256)) * 8):
+            # Garbage on the peer port: a huge length, a frame that is no
+            # PeerFrame (whole, and sent in pieces that may arrive in separate
+            # reads), random bytes. Each is refused, with its reason logged.
+            for junk in ([b"\xff\xff\xff\xff"], [b"\x00\x00\x00\x05hello"],
+                         [b"\x00\x00", b"\x00\x05hel", b"lo"], [bytes(range(256)) * 8]):
                 s = socket.create_connection(("127.0.0.1", int(target.split(":")[1])), timeout=2)
-                s.sendall(junk)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for part in junk:
+                    s.sendall(part)
                 s.close()
+            wait_until(lambda: c.tail("node-1/server.log", 20000).count("exceeds the limit") >= 1 and
+                       c.tail("node-1/server.log", 20000).count("is not a valid PeerFrame") >= 2,
+                       10, "node 1 to refuse the oversized frame and both malformed ones")
             # A node of another cluster dials node 1.
             base = free_base_port(span=1)
             tmp = tempfile.mkdtemp(prefix="rkv-foreign-")
