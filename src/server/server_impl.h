@@ -133,6 +133,10 @@ class ServerImpl final : public ReplicaHost {
   std::unique_ptr<SnapshotTransfer> transfer_;  // after transport_: destroyed before it
   uint64_t next_join_ns_ = 0;
   uint64_t next_storage_check_ns_ = 0;
+  // Ticks slow down once the node has been idle a while (ScheduleTick).
+  bool Idle(uint64_t now);
+  bool active_ = true;  // a request, read or replication message since the last tick
+  uint64_t busy_until_ns_ = 0;
   uint64_t slow_syncs_seen_ = 0;
   void MaybeAskToJoin(uint64_t now);
   std::string cluster_id_;

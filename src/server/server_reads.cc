@@ -62,6 +62,7 @@ NodeId ServerImpl::ReadTarget(ReadFrom from) {
 }
 
 void ServerImpl::AwaitRead(ClientConn* conn, uint64_t slot_seq, const ReadSpec& spec) {
+  active_ = true;
   reads_->Read(spec, MonotonicNowNs(),
                [this, weak = conn->weak_from_this(), slot_seq](ReadDecision d) {
                  // Delivered from the loop: the decision may come before Read returns.
@@ -72,6 +73,7 @@ void ServerImpl::AwaitRead(ClientConn* conn, uint64_t slot_seq, const ReadSpec& 
 }
 
 void ServerImpl::ForwardRead(ClientConn* conn, uint64_t slot_seq, NodeId to, ReadForwardMsg m) {
+  active_ = true;
   uint64_t id = next_forward_id_++;
   m.id = id;
   std::weak_ptr<ClientConn> weak = conn->weak_from_this();
@@ -91,6 +93,7 @@ void ServerImpl::ForwardRead(ClientConn* conn, uint64_t slot_seq, NodeId to, Rea
 }
 
 void ServerImpl::ServeForwardedRead(NodeId from, ReadForwardMsg m) {
+  active_ = true;
   ++reads_forwarded_in_;
   ServeForwardedRead(from, std::make_shared<ReadForwardMsg>(std::move(m)));
 }

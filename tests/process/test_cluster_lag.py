@@ -15,7 +15,8 @@ import time
 
 import redis
 
-from common import Cluster, check, free_base_port, http_get, parse_args, run_tests, wait_until
+from common import (TIMEOUT_SCALE, Cluster, check, free_base_port, http_get, parse_args, run_tests,
+                    wait_until)
 
 
 def others(cluster, leader):
@@ -145,6 +146,36 @@ def main():
         finally:
             c.cleanup()
 
+    def test_an_idle_cluster_ticks_slowly_and_still_answers_at_once():
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        try:
+            leader = c.leader()
+
+            def wakeups_per_second(i):
+                """The event loop's (the main thread's) sleeps per second, over 1 s."""
+                def switches():
+                    with open(f"/proc/{c.pid(i)}/status") as f:
+                        return next(int(line.split()[1]) for line in f
+                                    if line.startswith("voluntary_ctxt_switches"))
+                t0, s0 = time.time(), switches()
+                time.sleep(1.0)  # the measurement's window
+                return (switches() - s0) / (time.time() - t0)
+
+            # 200 ticks a second while busy; 40, plus heartbeats, once idle.
+            def quiet():
+                rates = {i: wakeups_per_second(i) for i in c.nodes}
+                return rates if all(v < 100 for v in rates.values()) else None
+            wait_until(quiet, 20, "every idle node to wake fewer than 100 times a second")
+            r = redis.Redis(port=c.port(leader))
+            t0 = time.time()
+            for k in range(20):
+                r.set(f"after-idle-{k}", "v")
+            took = time.time() - t0
+            check(took < 2.0 * TIMEOUT_SCALE, f"20 writes to an idle cluster took {took:.2f} s")
+            c.wait_converged()
+        finally:
+            c.cleanup()
+
     def test_foreign_and_garbage_peers_are_refused():
         c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
         foreign = None
@@ -250,6 +281,7 @@ def main():
 
     run_tests([test_a_turns_writes_share_an_entry_and_keep_their_replies,
                test_follower_pipeline_keeps_request_order, test_foreign_and_garbage_peers_are_refused,
+               test_an_idle_cluster_ticks_slowly_and_still_answers_at_once,
                test_restarted_follower_catches_up_from_the_log,
                test_cut_off_follower_lag_is_visible_and_heals, test_wait_like_redis,
                test_async_loss_is_recorded_counted_and_logged])
