@@ -499,14 +499,15 @@ void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies)
     // An entry holding a turn's writes from many clients: their first keys'
     // cache misses are started together, before any command runs, instead of
     // each command waiting for its own (KeyIndex::Prefetch).
+    const bool batch = commands.size() > 1;
     std::vector<std::string_view> keys;
-    if (commands.size() > 1) keys.reserve(commands.size());
+    if (batch) keys.reserve(commands.size());
     for (size_t i = 0; i < commands.size(); ++i) {
       const Argv& argv = commands[i];
       const KvCommandSpec* spec = FindKvCommand(argv.empty() ? "" : argv[0]);
       if (spec != nullptr && !ArityOk(spec->arity, argv.size())) spec = nullptr;
       specs[i] = spec;
-      if (spec != nullptr && commands.size() > 1 && spec->first_key > 0 &&
+      if (batch && spec != nullptr && spec->first_key > 0 &&
           static_cast<size_t>(spec->first_key) < argv.size())
         keys.push_back(argv[spec->first_key]);
     }

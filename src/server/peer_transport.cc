@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "core/encoding.h"
+
 namespace rkv {
 
 namespace {
@@ -78,9 +80,7 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
   bool HandleFrames() {
     size_t at = 0;
     while (in_.size() - at >= 4) {
-      const auto* h = reinterpret_cast<const unsigned char*>(in_.data() + at);
-      const uint32_t len =
-          (uint32_t(h[0]) << 24) | (uint32_t(h[1]) << 16) | (uint32_t(h[2]) << 8) | uint32_t(h[3]);
+      const uint32_t len = DecodeFixed32BE(in_.data() + at);
       if (len > kPeerFrameBytesMax) {
         Fail("frame of " + std::to_string(len) + " bytes exceeds the limit");
         return false;

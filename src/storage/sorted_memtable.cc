@@ -10,6 +10,8 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "core/encoding.h"
+
 namespace rkv {
 
 namespace {
@@ -26,25 +28,20 @@ struct Element {
 
 // The internal key (user key, then 8 bytes of sequence and type) of an entry.
 Slice InternalKeyOf(const char* entry) {
-  uint32_t size = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(entry);
-  for (int shift = 0; shift <= 28; shift += 7) {
-    const uint32_t byte = *p++;
-    size |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) break;
-  }
-  return {reinterpret_cast<const char*>(p), size};
+  // A varint32 takes at most 5 bytes, and the key's 8-byte footer follows it.
+  std::string_view in(entry, 5);
+  uint64_t size = 0;
+  GetVarint64(&in, &size);
+  return {in.data(), static_cast<size_t>(size)};
 }
 
 // Zero padding keeps the bytewise order: a smaller prefix is a smaller user
 // key, and equal prefixes (a tie) need the whole comparison.
 uint64_t PrefixOf(const Slice& internal_key) {
   const size_t user_key_size = internal_key.size() >= 8 ? internal_key.size() - 8 : 0;
-  unsigned char bytes[8] = {};
+  char bytes[8] = {};
   std::memcpy(bytes, internal_key.data(), std::min<size_t>(user_key_size, 8));
-  uint64_t prefix = 0;
-  for (unsigned char b : bytes) prefix = (prefix << 8) | b;
-  return prefix;
+  return DecodeFixed64BE(bytes);
 }
 
 using Elements = std::vector<Element>;
