@@ -11,8 +11,8 @@
 namespace rkv {
 
 namespace {
-constexpr std::string_view kMetaStateKey = "state_machine";
-constexpr std::string_view kMembershipKey = "membership";
+constexpr std::string_view kMetaStateKey = kMetaAppliedKey;
+constexpr std::string_view kMembershipKey = kMetaMembershipKey;
 }  // namespace
 
 std::vector<std::string> KvStore::SnapshotMetaKeys() {

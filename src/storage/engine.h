@@ -17,6 +17,13 @@ enum class Cf : uint8_t { kMeta = 0, kLog, kData, kUndo, kHints, kFeed };
 inline constexpr int kCfCount = 6;
 std::string_view CfName(Cf cf);
 
+// The meta records the state machine writes with the entries it applies
+// (kv/kv_store.cc). Like the data family they are derived from the log, which
+// an engine may use: the RocksDB engine syncs them only where they are
+// needed (rocksdb_engine.cc, Write).
+inline constexpr std::string_view kMetaAppliedKey = "state_machine";
+inline constexpr std::string_view kMetaMembershipKey = "membership";
+
 // One operation of a batch, as views into the batch's buffer.
 struct WriteOp {
   enum class Kind : uint8_t { kPut, kDelete, kDeleteRange };
@@ -84,8 +91,12 @@ class Engine {
  public:
   virtual ~Engine() = default;
 
-  // Applies `batch` atomically. With sync, it is durable when this returns OK;
-  // a sync also makes every earlier write durable (one write-ahead log).
+  // Applies `batch`; with sync, it is durable when this returns OK, and so is
+  // every earlier write. Readers see a batch all at once. After a crash the
+  // engine holds a prefix of the writes (for the RocksDB engine: the log
+  // family's and the rest's prefixes may end at different writes of a batch
+  // that was not synced, never in a way that loses log records the state
+  // still needs — see rocksdb_engine.cc, Write).
   virtual Status Write(const WriteBatch& batch, bool sync) = 0;
   // NotFound when absent.
   virtual Status Get(Cf cf, std::string_view key, std::string* value) = 0;
@@ -117,6 +128,11 @@ struct EngineOptions {
   uint64_t block_cache_bytes = 8ULL << 20;
   // Per column family memtable (RocksDB): the size at which it is flushed.
   uint64_t write_buffer_bytes = 32ULL << 20;
+  // The log family in RocksDB, as data directories written before it had
+  // files of its own (storage/log_files.h) hold it: for tests of the move.
+  bool log_in_rocksdb = false;
+  // Size of each log segment file (tests use small ones).
+  uint64_t log_segment_bytes = 16ULL << 20;
 };
 
 Result<std::unique_ptr<Engine>> OpenRocksDbEngine(const EngineOptions& options);

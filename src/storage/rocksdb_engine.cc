@@ -10,9 +10,11 @@
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
+#include <mutex>
 
 #include "core/status.h"
 #include "storage/engine.h"
+#include "storage/log_files.h"
 #include "storage/sorted_memtable.h"
 
 namespace rkv {
@@ -70,6 +72,13 @@ class PreallocatedWalFileSystem final : public rocksdb::FileSystemWrapper {
     return target()->NewWritableFile(name, wal, file, dbg);
   }
 };
+
+// What the log can reproduce: the applied state and its position. Written
+// with the log records that produce them, they need no sync of their own.
+bool DerivedFromLog(const WriteOp& op) {
+  return op.cf == Cf::kData ||
+         (op.cf == Cf::kMeta && (op.key == kMetaAppliedKey || op.key == kMetaMembershipKey));
+}
 
 // Written on every write, read rarely and in ranges (see Open).
 bool UsesSortedMemTable(Cf cf) { return cf == Cf::kLog || cf == Cf::kData || cf == Cf::kUndo; }
@@ -170,13 +179,64 @@ class RocksDbEngine final : public Engine {
     if (!s.ok()) return Status::IoError("cannot open RocksDB in " + o.dir + ": " + s.ToString());
     db_.reset(db);
     handles_ = std::move(handles);
-    return Status::Ok();
+    if (o.log_in_rocksdb) return Status::Ok();
+    auto log = LogFiles::Open(o.dir + "/log", o.log_segment_bytes);
+    if (!log.ok()) return log.status();
+    log_files_ = std::move(*log);
+    return MoveLogOutOfRocksDb();
   }
 
+  // A data directory written before the log had files of its own holds it in
+  // the log column family: copied into the files, synced, then deleted. A
+  // crash in between copies it again.
+  Status MoveLogOutOfRocksDb() {
+    std::vector<std::pair<std::string, std::string>> records;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), Handle(Cf::kLog)));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      records.emplace_back(it->key().ToString(), it->value().ToString());
+    RKV_RETURN_IF_ERROR(FromRocks(it->status()));
+    if (records.empty()) return Status::Ok();
+    std::vector<WriteOp> ops;
+    for (const auto& [k, v] : records) ops.push_back({WriteOp::Kind::kPut, Cf::kLog, k, v});
+    RKV_RETURN_IF_ERROR(log_files_->Append(ops, true));
+    rocksdb::WriteBatch wb;
+    RKV_RETURN_IF_ERROR(FromRocks(wb.DeleteRange(Handle(Cf::kLog), "", std::string(64, '\xff'))));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Write(wo, &wb));
+  }
+
+  // The log family goes to its files, the rest to RocksDB. Nothing a batch
+  // writes is acted on before Write returns (a vote or an append is
+  // acknowledged after), so a process crash between the two writes loses
+  // nothing acknowledged. What matters is a power failure, which keeps what
+  // was synced, and the order between the two stores:
+  // - appends with only the state they produce (DerivedFromLog): the log
+  //   first, and only its sync is needed; lost state is written again from
+  //   the log at the next start.
+  // - appends with anything else (the term and vote they belong to, a
+  //   rollback count): RocksDB first, then the log, each synced when asked,
+  //   so no log holds entries of a term its node has no record of.
+  // - deletes of log records (compaction, a truncated suffix, a wipe):
+  //   RocksDB first and synced — which makes every earlier state write
+  //   durable — then the deletes, synced: the log never loses a record whose
+  //   state could still be lost.
   Status Write(const WriteBatch& batch, bool sync) override {
     rocksdb::WriteBatch wb;
+    std::lock_guard lock(write_mu_);  // one writer of the log files at a time
+    std::vector<WriteOp>& log_ops = log_ops_;
+    log_ops.clear();
+    bool log_deletes = false;
+    bool needs_own_sync = false;
     WriteOp op;
     for (size_t at = 0; batch.Next(&at, &op);) {
+      if (log_files_ && op.cf == Cf::kLog) {
+        log_deletes = log_deletes || op.kind != WriteOp::Kind::kPut;
+        log_ops.push_back(op);
+        continue;
+      }
+      needs_own_sync = needs_own_sync || !DerivedFromLog(op);
       rocksdb::ColumnFamilyHandle* cf = Handle(op.cf);
       rocksdb::Status s;
       switch (op.kind) {
@@ -192,12 +252,33 @@ class RocksDbEngine final : public Engine {
       }
       if (!s.ok()) return FromRocks(s);
     }
+    if (log_ops.empty()) {
+      // A sync makes every earlier write durable, the log's too.
+      if (sync && log_files_) RKV_RETURN_IF_ERROR(log_files_->Sync());
+      return WriteRocks(&wb, sync);
+    }
+    if (log_deletes || needs_own_sync) {
+      const bool sync_both = sync || log_deletes;
+      if (wb.Count() > 0) {
+        RKV_RETURN_IF_ERROR(WriteRocks(&wb, sync_both));
+      } else if (sync_both) {
+        RKV_RETURN_IF_ERROR(FromRocks(db_->SyncWAL()));
+      }
+      return log_files_->Append(log_ops, sync_both);
+    }
+    RKV_RETURN_IF_ERROR(log_files_->Append(log_ops, sync));
+    if (wb.Count() == 0) return Status::Ok();
+    return WriteRocks(&wb, false);
+  }
+
+  Status WriteRocks(rocksdb::WriteBatch* wb, bool sync) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
-    return FromRocks(db_->Write(wo, &wb));
+    return FromRocks(db_->Write(wo, wb));
   }
 
   Status Get(Cf cf, std::string_view key, std::string* value) override {
+    if (log_files_ && cf == Cf::kLog) return log_files_->Get(key, value);
     if (UsesSortedMemTable(cf)) {
       // No point lookups in that memtable (storage/sorted_memtable.h): a seek.
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
@@ -215,11 +296,12 @@ class RocksDbEngine final : public Engine {
   }
 
   std::unique_ptr<Iterator> NewIterator(Cf cf) override {
+    if (log_files_ && cf == Cf::kLog) return log_files_->NewIterator();
     return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
   }
 
   uint64_t ApproximateBytes() override {
-    uint64_t total = 0;
+    uint64_t total = log_files_ ? log_files_->Bytes() : 0;
     for (int i = 0; i < kCfCount; ++i) {
       uint64_t v = 0;
       if (db_->GetIntProperty(handles_[i + 1], rocksdb::DB::Properties::kTotalSstFilesSize, &v))
@@ -300,6 +382,12 @@ class RocksDbEngine final : public Engine {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     RKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb)));
+    if (log_files_) {
+      std::lock_guard lock(write_mu_);
+      std::string hi_key(64, '\xff');
+      RKV_RETURN_IF_ERROR(
+          log_files_->Append({{WriteOp::Kind::kDeleteRange, Cf::kLog, "", hi_key}}, true));
+    }
     if (!image.files.empty()) {
       rocksdb::IngestExternalFileOptions io;
       io.move_files = true;
@@ -318,6 +406,9 @@ class RocksDbEngine final : public Engine {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is "default"
   rocksdb::Options options_;
+  std::unique_ptr<LogFiles> log_files_;  // null: the log family is in RocksDB
+  std::mutex write_mu_;                  // Write's and the log files' writer
+  std::vector<WriteOp> log_ops_;         // under write_mu_, reused
 };
 
 }  // namespace

@@ -135,7 +135,7 @@ TEST(RocksDbEngine, WriteAheadLogStaysBoundedWhileOneFamilyIsRarelyWritten) {
   std::string dir = TempDir("wal-bound");
   EngineOptions options{dir};
   options.write_buffer_bytes = 64 << 10;  // log size bound: 256 KB
-  constexpr int kBatches = 400;           // 4 MB through the log family
+  constexpr int kBatches = 400;           // 4 MB through the data family
   auto wal_bytes = [&] {
     uint64_t total = 0;
     for (const auto& f : std::filesystem::directory_iterator(dir + "/db")) {
@@ -154,7 +154,7 @@ TEST(RocksDbEngine, WriteAheadLogStaysBoundedWhileOneFamilyIsRarelyWritten) {
     uint64_t most = 0;
     for (int i = 0; i < kBatches; ++i) {
       WriteBatch b;
-      b.Put(Cf::kLog, "k" + std::to_string(i), std::string(10 << 10, 'v'));
+      b.Put(Cf::kData, "k" + std::to_string(i), std::string(10 << 10, 'v'));
       ASSERT_TRUE((*e)->Write(b, true).ok());
       most = std::max(most, wal_bytes());
     }
@@ -167,7 +167,7 @@ TEST(RocksDbEngine, WriteAheadLogStaysBoundedWhileOneFamilyIsRarelyWritten) {
   ASSERT_TRUE((*e)->Get(Cf::kMeta, "hard_state", &v).ok());
   EXPECT_EQ(v, "term 1");
   for (int i = 0; i < kBatches; i += 37) {
-    ASSERT_TRUE((*e)->Get(Cf::kLog, "k" + std::to_string(i), &v).ok()) << i;
+    ASSERT_TRUE((*e)->Get(Cf::kData, "k" + std::to_string(i), &v).ok()) << i;
     EXPECT_EQ(v.size(), 10u << 10);
   }
   e->reset();
@@ -186,7 +186,7 @@ TEST(RocksDbEngine, PreallocatedLogWithZeroedTailRecoversEverySyncedWrite) {
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     for (int i = 0; i < kWrites; ++i) {
       WriteBatch b;
-      b.Put(Cf::kLog, "k" + std::to_string(i), std::string(100, 'v'));
+      b.Put(Cf::kMeta, "k" + std::to_string(i), std::string(100, 'v'));
       ASSERT_TRUE((*e)->Write(b, true).ok());
     }
     uint64_t wal_size = 0;
@@ -202,7 +202,7 @@ TEST(RocksDbEngine, PreallocatedLogWithZeroedTailRecoversEverySyncedWrite) {
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     for (int i = 0; i < kWrites; ++i) {
       std::string v;
-      ASSERT_TRUE((*e)->Get(Cf::kLog, "k" + std::to_string(i), &v).ok()) << i;
+      ASSERT_TRUE((*e)->Get(Cf::kMeta, "k" + std::to_string(i), &v).ok()) << i;
       EXPECT_EQ(v, std::string(100, 'v'));
     }
   }
