@@ -166,12 +166,12 @@ TEST(LogFiles, TornAndLostTailsNeverComeBack) {
 // here sit exactly where a record boundary falls, fail and end the segment.
 TEST(LogFiles, AReusedFilesOldRecordsNeverComeBack) {
   std::string dir = TempDir("logfiles-reuse");
-  std::vector<std::string> keys, values;
+  std::vector<std::string> keys;
   for (int i = 0; i < 30; ++i) keys.push_back("a" + Key(i).substr(6));  // "a00".."a29"
+  const std::string value(100, 'x');
   auto put_all = [&](LogFiles* log) {
     std::vector<WriteOp> ops;
-    for (const auto& k : keys)
-      ops.push_back({WriteOp::Kind::kPut, Cf::kLog, k, std::string(100, 'x')});
+    for (const auto& k : keys) ops.push_back({WriteOp::Kind::kPut, Cf::kLog, k, value});
     ASSERT_TRUE(log->Append(ops, true).ok());  // 30 records of 114 bytes
   };
   // 8 + 1 + (1 + 3) + (2 + 2037) = 2052 = 18 records of 114 bytes
