@@ -151,8 +151,9 @@ Result<std::unique_ptr<LogFiles>> LogFiles::Open(const std::string& dir, uint64_
     if (name.size() > kSpareSuffix.size() &&
         name.compare(name.size() - kSpareSuffix.size(), kSpareSuffix.size(), kSpareSuffix) == 0)
       log->spares_.push_back(entry.path().string());
+    std::error_code ignored;  // a segment being prepared at a crash: prepared again
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)
-      std::filesystem::remove(entry.path(), ec);  // a segment being prepared at a crash
+      std::filesystem::remove(entry.path(), ignored);
   }
   if (ec) return Status::IoError("cannot list " + dir + ": " + ec.message());
   std::sort(ids.begin(), ids.end());
