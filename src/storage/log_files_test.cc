@@ -19,7 +19,8 @@ namespace {
 std::string TempDir(const char* name) {
   std::string d = std::filesystem::temp_directory_path().string() + "/rkv-test-" + name + "-" +
                   std::to_string(getpid());
-  std::filesystem::remove_all(d);
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
   return d;
 }
 
@@ -158,6 +159,7 @@ TEST(LogFiles, TornAndLostTailsNeverComeBack) {
       ReadAll(log->get()),
       (std::map<std::string, std::string>{
           {"a", std::string(100, 'a')}, {"d", std::string(100, 'd')}, {"e", "e"}, {"f", "f"}}));
+  log->reset();  // stops the thread preparing the next segment in `dir`
   std::filesystem::remove_all(dir);
 }
 
@@ -194,6 +196,7 @@ TEST(LogFiles, AReusedFilesOldRecordsNeverComeBack) {
   auto all = ReadAll(log->get());
   EXPECT_EQ(all.count("a18"), 0u) << "a record of the reused file's old life came back";
   EXPECT_EQ(all.size(), 3u);
+  log->reset();  // stops the thread preparing the next segment in `dir`
   std::filesystem::remove_all(dir);
 }
 
