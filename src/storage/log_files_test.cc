@@ -12,17 +12,10 @@
 #include <map>
 
 #include "storage/engine.h"
+#include "storage/test_dirs.h"
 
 namespace rkv {
 namespace {
-
-std::string TempDir(const char* name) {
-  std::string d = std::filesystem::temp_directory_path().string() + "/rkv-test-" + name + "-" +
-                  std::to_string(getpid());
-  std::error_code ec;
-  std::filesystem::remove_all(d, ec);
-  return d;
-}
 
 std::map<std::string, std::string> ReadAll(LogFiles* log) {
   std::map<std::string, std::string> out;
@@ -95,7 +88,7 @@ TEST(LogFiles, KeepsKeyValueSemanticsAcrossSegmentsAndReopens) {
     // About 20 live records (~4 KB): dead segments must not pile up.
     EXPECT_LE((*log)->segments(), 6u) << "dead segments are not deleted";
   }
-  std::filesystem::remove_all(dir);
+  RemoveDir(dir);
 }
 
 // A crash can leave a record cut short, or (after a power failure) a record
@@ -160,7 +153,7 @@ TEST(LogFiles, TornAndLostTailsNeverComeBack) {
       (std::map<std::string, std::string>{
           {"a", std::string(100, 'a')}, {"d", std::string(100, 'd')}, {"e", "e"}, {"f", "f"}}));
   log->reset();  // stops the thread preparing the next segment in `dir`
-  std::filesystem::remove_all(dir);
+  RemoveDir(dir);
 }
 
 // A dead segment's file is reused for a new segment, old records and all:
@@ -197,7 +190,7 @@ TEST(LogFiles, AReusedFilesOldRecordsNeverComeBack) {
   EXPECT_EQ(all.count("a18"), 0u) << "a record of the reused file's old life came back";
   EXPECT_EQ(all.size(), 3u);
   log->reset();  // stops the thread preparing the next segment in `dir`
-  std::filesystem::remove_all(dir);
+  RemoveDir(dir);
 }
 
 // A data directory from before the log had files of its own keeps its log in
@@ -239,7 +232,7 @@ TEST(LogFiles, EngineMovesAnOlderDirectorysLogOutOfRocksDb) {
     it->SeekToFirst();
     EXPECT_FALSE(it->Valid()) << "the log is still in RocksDB";
   }
-  std::filesystem::remove_all(dir);
+  RemoveDir(dir);
 }
 
 }  // namespace

@@ -6,22 +6,10 @@
 
 #include "storage/engine.h"
 #include "storage/group_commit.h"
+#include "storage/test_dirs.h"
 
 namespace rkv {
 namespace {
-
-std::string TempDir(const char* name) {
-  std::string d = std::filesystem::temp_directory_path().string() + "/rkv-test-" + name + "-" +
-                  std::to_string(getpid());
-  std::error_code ec;
-  std::filesystem::remove_all(d, ec);
-  return d;
-}
-
-void RemoveDir(const std::string& d) {
-  std::error_code ec;
-  std::filesystem::remove_all(d, ec);
-}
 
 TEST(RocksDbEngine, WritesSurviveReopenInEveryColumnFamily) {
   std::string dir = TempDir("reopen");
