@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <utility>
 
 #include "core/crc32c.h"
@@ -22,14 +23,12 @@ constexpr size_t kRecordHeader = 8;  // crc32c, length
 constexpr std::string_view kSuffix = ".rkvlog";
 constexpr std::string_view kSpareSuffix = ".rkvspare";
 constexpr size_t kSparesMax = 2;
+constexpr std::string_view kMagic = "RKVLOG01";
+constexpr size_t kHeaderBytes = 16;  // magic, nonce
 
-// A record's checksum starts from its segment's id, so the records a reused
-// file held before fail it: they end the segment like zeros do.
-uint32_t SegmentSeed(uint64_t id) {
-  char b[8];
-  for (int i = 7; i >= 0; --i, id >>= 8) b[i] = static_cast<char>(id & 0xff);
-  return Crc32c(std::string_view(b, 8));
-}
+// A record's checksum starts from its segment's random nonce, so the records
+// a reused file held before fail it: they end the segment like zeros do.
+uint32_t SeedOf(const char* nonce) { return Crc32c(std::string_view(nonce, 8)); }
 
 void EncodeBE32(char* p, uint32_t v) {
   for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<char>(v & 0xff);
@@ -174,11 +173,12 @@ Result<std::unique_ptr<LogFiles>> LogFiles::Open(const std::string& dir, uint64_
     RKV_RETURN_IF_ERROR(ZeroFill(last.fd, last.end, std::max(last.file_bytes, segment_bytes),
                                  log->SegmentPath(last.id)));
     last.file_bytes = std::max(last.file_bytes, segment_bytes);
+    if (last.end == 0) RKV_RETURN_IF_ERROR(log->WriteHeader(&last));
   } else {
     RKV_RETURN_IF_ERROR(
         log->NewSegment(log->segments_.empty() ? 1 : log->segments_.rbegin()->first + 1));
   }
-  log->DropDeadSegments();
+  RKV_RETURN_IF_ERROR(log->DropDeadSegments());
   log->preparer_ = std::thread([l = log.get()] { l->Prepare(); });
   if (log->spares_.empty()) log->PrepareNext(log->segments_.rbegin()->first + 1);
   return log;
@@ -200,8 +200,14 @@ Status LogFiles::Replay(Segment* s) {
     }
     at += static_cast<uint64_t>(r);
   }
-  const uint32_t seed = SegmentSeed(s->id);
-  uint64_t at = 0;
+  // Records seen here are acted on (acknowledged to a leader): durable first.
+  if (::fdatasync(s->fd) != 0) return Errno("cannot sync", path);
+  s->end = 0;  // no header (a crash while the segment was made): no records
+  if (data.size() < kHeaderBytes || std::string_view(data.data(), kMagic.size()) != kMagic)
+    return Status::Ok();
+  s->seed = SeedOf(data.data() + kMagic.size());
+  const uint32_t seed = s->seed;
+  uint64_t at = kHeaderBytes;
   while (data.size() - at >= kRecordHeader) {
     const uint32_t crc = DecodeFixed32BE(data.data() + at);
     const uint32_t length = DecodeFixed32BE(data.data() + at + 4);
@@ -264,6 +270,11 @@ Status LogFiles::NewSegment(uint64_t id) {
     }
   }
   s.file_bytes = segment_bytes_;
+  Status hs = WriteHeader(&s);
+  if (!hs.ok()) {
+    ::close(s.fd);
+    return hs;
+  }
   // The new file's name must be durable before records synced into it count.
   Status ds = SyncDir(dir_);
   if (!ds.ok()) {
@@ -276,6 +287,21 @@ Status LogFiles::NewSegment(uint64_t id) {
   }
   // The next segment, unless a spare will do.
   if (preparer_.joinable() && spares_.empty()) PrepareNext(id + 1);
+  return Status::Ok();
+}
+
+// A fresh random nonce, synced: records written from here on check against it.
+Status LogFiles::WriteHeader(Segment* s) {
+  std::random_device random;
+  const uint64_t nonce = (static_cast<uint64_t>(random()) << 32) ^ random();
+  char header[kHeaderBytes];
+  std::memcpy(header, kMagic.data(), kMagic.size());
+  std::memcpy(header + kMagic.size(), &nonce, 8);
+  const std::string path = SegmentPath(s->id);
+  RKV_RETURN_IF_ERROR(WriteAll(s->fd, header, kHeaderBytes, 0, path));
+  if (::fdatasync(s->fd) != 0) return Errno("cannot sync", path);
+  s->seed = SeedOf(header + kMagic.size());
+  s->end = kHeaderBytes;
   return Status::Ok();
 }
 
@@ -351,10 +377,10 @@ void LogFiles::Apply(const WriteOp& op, uint64_t segment, uint64_t value_offset)
   }
 }
 
-void LogFiles::DropDeadSegments() {
+Status LogFiles::DropDeadSegments() {
   // Oldest first: a segment's deletes may cover records of older segments,
   // which must be gone before those deletes are.
-  bool renamed = false;
+  bool changed = false;
   while (segments_.size() > 1 && segments_.begin()->second.live == 0) {
     Segment& s = segments_.begin()->second;
     ::close(s.fd);
@@ -362,16 +388,17 @@ void LogFiles::DropDeadSegments() {
     // Kept for reuse: a written file needs no zeroing (see the header).
     const std::string spare =
         path.substr(0, path.size() - kSuffix.size()) + std::string(kSpareSuffix);
-    if (spares_.size() < kSparesMax && ::rename(path.c_str(), spare.c_str()) == 0) {
-      spares_.push_back(spare);
-      renamed = true;
+    if (spares_.size() >= kSparesMax || ::rename(path.c_str(), spare.c_str()) != 0) {
+      ::unlink(path.c_str());
     } else {
-      ::unlink(path.c_str());  // a leftover would be replayed as dead records
+      spares_.push_back(spare);
     }
     segments_.erase(segments_.begin());
+    changed = true;
   }
-  // Durable before a later segment's records can depend on the name being gone.
-  if (renamed) SyncDir(dir_).ok();
+  // Durable in order: a segment that came back while a newer one holding its
+  // deletes stayed gone would bring deleted records back.
+  return changed ? SyncDir(dir_) : Status::Ok();
 }
 
 Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
@@ -391,13 +418,13 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
     EncodeBE32(buf_.data() + start + 4, static_cast<uint32_t>(buf_.size() - start - kRecordHeader));
   }
   uint64_t id = segments_.rbegin()->first;
-  if (segments_.rbegin()->second.end > 0 &&
+  if (segments_.rbegin()->second.end > kHeaderBytes &&
       segments_.rbegin()->second.end + buf_.size() > segment_bytes_) {
     RKV_RETURN_IF_ERROR(Sync());  // only the last segment may hold unsynced appends
     RKV_RETURN_IF_ERROR(NewSegment(id + 1));
     ++id;
   }
-  const uint32_t seed = SegmentSeed(id);
+  const uint32_t seed = segments_[id].seed;
   for (size_t i = 0; i < starts_.size(); ++i) {
     const size_t start = starts_[i];
     const size_t end = i + 1 < starts_.size() ? starts_[i + 1] : buf_.size();
@@ -413,8 +440,7 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
   for (size_t i = 0; i < ops.size(); ++i) Apply(ops[i], id, base + value_at_[i]);
   seg.end = base + buf_.size();
   seg.file_bytes = std::max(seg.file_bytes, seg.end);
-  DropDeadSegments();
-  return Status::Ok();
+  return DropDeadSegments();
 }
 
 Status LogFiles::Sync() {

@@ -13,14 +13,18 @@
 // SET at 50 clients was 37-39k against 41-44k ops/s zero-filled). Dead
 // segments' files are kept (two) and reused, written full already; a thread
 // zero-fills the next segment when there is none. Each holds
+// a header ["RKVLOG01"][random nonce u64], synced before any record, then
 // records [crc32c u32][length u32][body: kind u8, varint key size, key,
 // varint value size, value], the CRC over length and body, started from the
-// segment's id; a record of zeros or a bad CRC ends a segment (a crash's torn
-// or unwritten tail, or what a reused file held before). Opening
-// replays every segment in order into an in-memory index and starts a new
-// segment, so a record is never written after a possibly torn one. A segment
-// is deleted once every record it holds was overwritten or deleted and every
-// older segment is gone (its deletes then no longer matter).
+// nonce: a record of zeros or a bad CRC ends a segment (a crash's torn or
+// unwritten tail, or what a reused file held before — random, so no client
+// value can be shaped into a record a later segment would accept). Opening
+// syncs and replays every segment in order into an in-memory index, zeroes
+// what follows the last segment's last whole record (after a power failure it
+// may hold records written after lost ones) and goes on writing there. A
+// segment is deleted, or kept as a spare, once every record it holds was
+// overwritten or deleted and every older segment is gone (its deletes then no
+// longer matter).
 //
 // Put, Delete and DeleteRange keep their key-value meaning; the engine
 // (rocksdb_engine.cc) orders them against its RocksDB writes.
@@ -72,6 +76,7 @@ class LogFiles {
     uint64_t end = 0;   // where the next record goes
     uint64_t live = 0;  // records the index still points at
     uint64_t file_bytes = 0;
+    uint32_t seed = 0;  // of its records' checksums, from the header's nonce
   };
   struct Location {
     uint64_t segment = 0;
@@ -82,11 +87,12 @@ class LogFiles {
   LogFiles(std::string dir, uint64_t segment_bytes);
   Status Replay(Segment* s);
   Status NewSegment(uint64_t id);
+  Status WriteHeader(Segment* s);
   void Prepare();  // the preparing thread
   void PrepareNext(uint64_t id);
   void Apply(const WriteOp& op, uint64_t segment, uint64_t value_offset);
   void Unref(const Location& at);
-  void DropDeadSegments();
+  Status DropDeadSegments();
   Status ReadValue(const Location& at, std::string* value) const;
   std::string SegmentPath(uint64_t id) const;
 

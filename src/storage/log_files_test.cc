@@ -110,11 +110,12 @@ TEST(LogFiles, TornAndLostTailsNeverComeBack) {
   // "b" never reached the disk; "c" did.
   auto segments = Segments(dir);
   ASSERT_EQ(segments.size(), 1u);
+  const off_t header = 16;                       // the segment's magic and nonce
   const off_t record = 8 + 1 + 1 + 1 + 1 + 100;  // header, kind, key, value size, value
   int fd = ::open(segments[0].c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   std::string zeros(record, '\0');
-  ASSERT_EQ(::pwrite(fd, zeros.data(), zeros.size(), record), record);
+  ASSERT_EQ(::pwrite(fd, zeros.data(), zeros.size(), header + record), record);
   ::close(fd);
   {
     auto log = LogFiles::Open(dir, 1 << 20);
@@ -135,7 +136,7 @@ TEST(LogFiles, TornAndLostTailsNeverComeBack) {
   segments = Segments(dir);
   fd = ::open(segments.back().c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
-  const off_t end = 2 * record + (8 + 1 + 1 + 1 + 1 + 1);  // "a", "d", then "e"
+  const off_t end = header + 2 * record + (8 + 1 + 1 + 1 + 1 + 1);  // "a", "d", then "e"
   std::string partial = "\x12\x34\x56\x78\x00\x00\x00\x40xx";
   ASSERT_EQ(::pwrite(fd, partial.data(), partial.size(), end),
             static_cast<ssize_t>(partial.size()));

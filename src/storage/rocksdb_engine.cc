@@ -86,6 +86,9 @@ bool UsesSortedMemTable(Cf cf) { return cf == Cf::kLog || cf == Cf::kData || cf 
 class RocksDbEngine final : public Engine {
  public:
   ~RocksDbEngine() override {
+    // Stopped while RocksDB's lock still keeps another instance out: its
+    // thread may be preparing a segment file in the directory.
+    log_files_.reset();
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     handles_.clear();
     if (db_) db_->Close().PermitUncheckedError();
