@@ -130,7 +130,9 @@ TEST(PeerCodec, MalformedFramesAreErrors) {
   for (size_t n = 0; n < body.size(); ++n) {
     DecodedFrame d;
     Status s = DecodeFrame(body.substr(0, n), &d);
-    if (n > 0 && n < body.size()) EXPECT_FALSE(s.ok() && d.messages.size() == 4) << n;
+    if (n > 0 && n < body.size()) {
+      EXPECT_FALSE(s.ok() && d.messages.size() == 4) << n;
+    }
   }
   uint64_t x = 12345;
   for (int round = 0; round < 2000; ++round) {
