@@ -13,12 +13,16 @@ void PutFixed64BE(std::string* dst, uint64_t v) {
   dst->append(buf, 8);
 }
 
-void PutFixed32BE(std::string* dst, uint32_t v) {
-  char buf[4];
+void EncodeFixed32BE(char* p, uint32_t v) {
   for (int i = 3; i >= 0; --i) {
-    buf[i] = static_cast<char>(v & 0xff);
+    p[i] = static_cast<char>(v & 0xff);
     v >>= 8;
   }
+}
+
+void PutFixed32BE(std::string* dst, uint32_t v) {
+  char buf[4];
+  EncodeFixed32BE(buf, v);
   dst->append(buf, 4);
 }
 

@@ -10,6 +10,8 @@ namespace rkv {
 
 void PutFixed64BE(std::string* dst, uint64_t v);
 void PutFixed32BE(std::string* dst, uint32_t v);
+// Into 4 bytes at p (a header filled in after its body is written).
+void EncodeFixed32BE(char* p, uint32_t v);
 uint64_t DecodeFixed64BE(const char* p);
 uint32_t DecodeFixed32BE(const char* p);
 

@@ -1,6 +1,5 @@
 #include "storage/log_files.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -29,10 +28,6 @@ constexpr size_t kHeaderBytes = 16;  // magic, nonce
 // A record's checksum starts from its segment's random nonce, so the records
 // a reused file held before fail it: they end the segment like zeros do.
 uint32_t SeedOf(const char* nonce) { return Crc32c(std::string_view(nonce, 8)); }
-
-void EncodeBE32(char* p, uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<char>(v & 0xff);
-}
 
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IoError(what + " " + path + ": " + std::strerror(errno));
@@ -131,10 +126,9 @@ LogFiles::~LogFiles() {
 }
 
 std::string LogFiles::SegmentPath(uint64_t id) const {
-  static const char kHex[] = "0123456789abcdef";
-  std::string name(16, '0');
-  for (int i = 15; i >= 0; --i, id >>= 4) name[static_cast<size_t>(i)] = kHex[id & 15];
-  return dir_ + "/" + name + std::string(kSuffix);
+  std::string be;
+  PutFixed64BE(&be, id);
+  return dir_ + "/" + ToHex(be) + std::string(kSuffix);
 }
 
 Result<std::unique_ptr<LogFiles>> LogFiles::Open(const std::string& dir, uint64_t segment_bytes) {
@@ -415,7 +409,8 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
     PutVarint64(&buf_, op.value.size());
     value_at_.push_back(buf_.size());
     buf_.append(op.value);
-    EncodeBE32(buf_.data() + start + 4, static_cast<uint32_t>(buf_.size() - start - kRecordHeader));
+    EncodeFixed32BE(buf_.data() + start + 4,
+                    static_cast<uint32_t>(buf_.size() - start - kRecordHeader));
   }
   uint64_t id = segments_.rbegin()->first;
   if (segments_.rbegin()->second.end > kHeaderBytes &&
@@ -424,14 +419,13 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
     RKV_RETURN_IF_ERROR(NewSegment(id + 1));
     ++id;
   }
-  const uint32_t seed = segments_[id].seed;
+  Segment& seg = segments_[id];
   for (size_t i = 0; i < starts_.size(); ++i) {
     const size_t start = starts_[i];
     const size_t end = i + 1 < starts_.size() ? starts_[i + 1] : buf_.size();
-    EncodeBE32(buf_.data() + start,
-               Crc32c(std::string_view(buf_.data() + start + 4, end - start - 4), seed));
+    EncodeFixed32BE(buf_.data() + start,
+                    Crc32c(std::string_view(buf_.data() + start + 4, end - start - 4), seg.seed));
   }
-  Segment& seg = segments_[id];
   const uint64_t base = seg.end;
   RKV_RETURN_IF_ERROR(WriteAll(seg.fd, buf_.data(), buf_.size(), base, SegmentPath(id)));
   if (sync && ::fdatasync(seg.fd) != 0) return Errno("cannot sync", SegmentPath(id));
