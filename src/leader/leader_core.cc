@@ -358,7 +358,7 @@ void LeaderCore::Propose(Request r) {
   if (role_ == Role::kLeader) {
     if (o_.acks == AcksPolicy::kAll) {
       for (const auto& [id, pr] : progress_) {
-        if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) {
+        if (config_.IsMember(id) && !Connected(pr)) {
           Fail(r.id, Status::TryAgain("acks=all and node " + std::to_string(id) +
                                       " is not connected; the write was not applied"));
           return;
@@ -505,8 +505,9 @@ bool LeaderCore::SendAppend(NodeId to, bool even_if_empty) {
   uint64_t prev = pr.next() - 1;
   if (prev + 1 < log_.first_index()) {
     // Its next entry was compacted away: it needs a snapshot (of committed
-    // state only: see TakeReady), unless one just failed.
-    if (now_ < pr.snapshot_retry_at_ns) return false;
+    // state only: see TakeReady), unless one just failed or it is gone (its
+    // heartbeat answer, once it is back, brings it here again).
+    if (now_ < pr.snapshot_retry_at_ns || !Connected(pr)) return false;
     pr.BecomeSnapshot();
     snapshot_pending_.insert(to);
     return false;
@@ -758,7 +759,7 @@ void LeaderCore::HandleForward(const Message& m) {
   NodeId missing = 0;
   if (o_.acks == AcksPolicy::kAll) {
     for (const auto& [id, pr] : progress_)
-      if (config_.IsMember(id) && now_ > pr.last_heard_ns() + o_.election_timeout_ns) missing = id;
+      if (config_.IsMember(id) && !Connected(pr)) missing = id;
   }
   auto remember = [this](const Entry& e, NodeId verdict) {
     forwarded_.emplace(std::make_pair(e.origin, e.request_id), verdict);
@@ -1107,7 +1108,7 @@ CoreStatus LeaderCore::GetStatus() const {
         if (it != append_times_.end()) f.lag_ms = static_cast<double>(now_ - it->second) / 1e6;
       }
       f.last_ack_age_ms = static_cast<double>(now_ - pr.last_heard_ns()) / 1e6;
-      if (now_ > pr.last_heard_ns() + o_.election_timeout_ns)
+      if (!Connected(pr))
         f.state = "down";
       else if (pr.state() == Progress::State::kProbe)
         f.state = "probe";

@@ -133,6 +133,11 @@ class LeaderCore final : public ReplicaCore {
   // compaction and snapshots (leader_snapshot.cc)
   void MaybeCompact();
   uint64_t CompactionTarget() const;  // 0: nothing to compact now
+  // Heard from within an election timeout: what counts as up, for holding
+  // the log back, starting a snapshot and counting acknowledgements.
+  bool Connected(const Progress& pr) const {
+    return now_ <= pr.last_heard_ns() + o_.election_timeout_ns;
+  }
 
   // message handlers
   void HandleVoteRequest(const Message& m);

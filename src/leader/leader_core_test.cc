@@ -197,6 +197,17 @@ class Env {
       for (Message& m : held_) queue_.push_back(std::move(m));
       Print("released " + std::to_string(held_.size()) + " held messages");
       held_.clear();
+    } else if (cmd == "hang-snapshots") {
+      // From now on a snapshot to a down node stays in flight, as the
+      // server's transfer does (it keeps reconnecting, then gives up).
+      hang_snapshots_ = true;
+      Print("snapshots to down nodes hang");
+    } else if (cmd == "fail-snapshots") {
+      for (auto [from, to] : hanging_snapshots_) {
+        Print(std::to_string(from) + ": snapshot to " + std::to_string(to) + " gave up");
+        if (nodes_.at(from).core) nodes_.at(from).core->ReportSnapshot(to, false, 0);
+      }
+      hanging_snapshots_.clear();
     } else if (cmd == "heal") {
       cut_.clear();
       Print("healed");
@@ -301,6 +312,11 @@ class Env {
         meta.position = {t.core->log().term(applied), applied};
         meta.membership = t.core->membership().Encode();
         TestNode& dst = nodes_.at(to);
+        if (!dst.core && hang_snapshots_) {
+          Print(p + " snapshot to " + std::to_string(to) + " in flight (node down)");
+          hanging_snapshots_.emplace_back(id, to);
+          continue;
+        }
         if (cut_.count({id, to}) || !dst.core) {
           Print(p + " snapshot to " + std::to_string(to) + " failed");
           t.core->ReportSnapshot(to, false, 0);
@@ -342,6 +358,8 @@ class Env {
   std::deque<Message> queue_;
   std::vector<Message> held_;
   std::set<std::pair<NodeId, NodeId>> cut_;
+  bool hang_snapshots_ = false;
+  std::vector<std::pair<NodeId, NodeId>> hanging_snapshots_;
   uint64_t request_id_ = 0;
   std::string out_;
 };

@@ -79,7 +79,7 @@ void LeaderCore::MaybePromoteLearner() {
     if (it == progress_.end()) continue;
     const Progress& pr = it->second;
     // Caught up: it holds everything committed and answers.
-    if (pr.match() >= commit_ && now_ <= pr.last_heard_ns() + o_.election_timeout_ns) {
+    if (pr.match() >= commit_ && Connected(pr)) {
       ProposeMembership(config_.Promoted(id), 0);
       return;
     }

@@ -28,14 +28,18 @@ uint64_t LeaderCore::CompactionTarget() const {
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
       if (departing_.count(id)) continue;  // it can take a snapshot
+      // A follower that is gone holds nothing back, not even a snapshot in
+      // flight to it: the transfer may retry a dead node for 30 s, and the
+      // log would grow all that time (testdata/compaction_dead_follower.txt).
+      const bool connected = Connected(pr);
+      if (!connected) continue;
       // A snapshot in flight, or installed but not yet acknowledged, must
       // find the entries after it.
       if (pr.state() == Progress::State::kSnapshot) return 0;
       if (pr.snapshot_index > pr.match()) target = std::min(target, pr.snapshot_index);
-      bool connected = now_ <= pr.last_heard_ns() + o_.election_timeout_ns;
       bool close =
           log_.last_index() - std::min(pr.match(), log_.last_index()) <= o_.snapshot_lag_entries;
-      if (connected && close) target = std::min(target, pr.match());
+      if (close) target = std::min(target, pr.match());
     }
   }
   return target >= log_.first_index() ? target : 0;

@@ -27,6 +27,15 @@ def load(port, n, value=lambda i: f"v{i}", prefix="k", batch=1):
         check(all(x is True for x in pipe.execute()), "writes acknowledged")
 
 
+def wait_down(c, leader, victim):
+    """Until the leader counts `victim` as down (unheard for an election
+    timeout). Before that it may still start a snapshot for it, pinned at
+    whatever was loaded by then, which the transfer delivers once the node is
+    back (it retries a dead node for up to 30 s)."""
+    wait_until(lambda: [f for f in c.status(leader)["followers"] if f["id"] == victim][0]["state"] == "down",
+               10, f"the leader to count node {victim} as down")
+
+
 def main():
     binary = parse_args().binary
 
@@ -178,6 +187,7 @@ def main():
             leader = c.leader()
             victim = [i for i in c.nodes if i != leader][0]
             c.kill9(victim)
+            wait_down(c, leader, victim)
             # ~60 MB of incompressible values.
             load(c.port(leader), 60000, value=lambda i: os.urandom(1000), batch=100)
             c.restart(victim)
