@@ -40,6 +40,11 @@ size_t CommandBatch::Add(std::string_view encoded) {
   return count;
 }
 
+void CommandBatch::AddCommand(const Argv& command) {
+  AppendArgv(command, &body_);
+  ++count_;
+}
+
 std::string CommandBatch::Take() {
   std::string out;
   out.reserve(body_.size() + 11);
@@ -51,26 +56,38 @@ std::string CommandBatch::Take() {
   return out;
 }
 
-bool DecodeCommands(std::string_view data, std::vector<Argv>* commands) {
-  commands->clear();
+bool DecodeCommandsReusing(std::string_view data, std::vector<Argv>* scratch, size_t* count) {
+  *count = 0;
   if (data.empty() || data[0] != kFormat) return false;
   data.remove_prefix(1);
-  uint64_t count = 0;
-  if (!GetVarint64(&data, &count) || count > data.size()) return false;
-  commands->reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
+  uint64_t n = 0;
+  if (!GetVarint64(&data, &n) || n > data.size()) return false;
+  if (scratch->size() < n) scratch->resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
     uint64_t argc = 0;
     if (!GetVarint64(&data, &argc) || argc > data.size() + 1) return false;
-    Argv argv;
+    Argv& argv = (*scratch)[i];
+    argv.clear();
     argv.reserve(argc);
     for (uint64_t j = 0; j < argc; ++j) {
       std::string_view a;
       if (!GetLengthPrefixed(&data, &a)) return false;
       argv.push_back(a);
     }
-    commands->push_back(std::move(argv));
   }
+  *count = n;
   return data.empty();
+}
+
+bool DecodeCommands(std::string_view data, std::vector<Argv>* commands) {
+  commands->clear();
+  size_t n = 0;
+  if (!DecodeCommandsReusing(data, commands, &n)) {
+    commands->clear();
+    return false;
+  }
+  commands->resize(n);
+  return true;
 }
 
 }  // namespace rkv

@@ -493,16 +493,20 @@ std::vector<WrittenKey> WrittenKeys(const Argv& argv) {
 void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies) {
   replies->clear();
   if (entry.kind == EntryKind::kCommand || entry.kind == EntryKind::kBarrier) {
-    std::vector<Argv> commands;
-    RKV_ASSERT_MSG(DecodeCommands(entry.data, &commands), "undecodable log entry");
-    std::vector<const KvCommandSpec*> specs(commands.size());
+    // Scratch kept from entry to entry: applying allocates nothing of its
+    // own (the loop thread applies; the simulator runs its nodes in turn).
+    thread_local std::vector<Argv> commands;
+    thread_local std::vector<const KvCommandSpec*> specs;
+    thread_local std::vector<std::string_view> keys;
+    size_t count = 0;
+    RKV_ASSERT_MSG(DecodeCommandsReusing(entry.data, &commands, &count), "undecodable log entry");
+    specs.assign(count, nullptr);
+    keys.clear();
     // An entry holding a turn's writes from many clients: their first keys'
     // cache misses are started together, before any command runs, instead of
     // each command waiting for its own (KeyIndex::Prefetch).
-    const bool batch = commands.size() > 1;
-    std::vector<std::string_view> keys;
-    if (batch) keys.reserve(commands.size());
-    for (size_t i = 0; i < commands.size(); ++i) {
+    const bool batch = count > 1;
+    for (size_t i = 0; i < count; ++i) {
       const Argv& argv = commands[i];
       const KvCommandSpec* spec = FindKvCommand(argv.empty() ? "" : argv[0]);
       if (spec != nullptr && !ArityOk(spec->arity, argv.size())) spec = nullptr;
@@ -513,8 +517,8 @@ void ApplyEntry(KvStore* store, const Entry& entry, std::vector<Reply>* replies)
     }
     store->Prefetch(keys.data(), keys.size());
     ApplyContext ctx{store, {entry.term, entry.index}};
-    replies->reserve(commands.size());
-    for (size_t i = 0; i < commands.size(); ++i) {
+    replies->reserve(count);
+    for (size_t i = 0; i < count; ++i) {
       if (specs[i] == nullptr) {
         // Only validated commands enter the log; keep going deterministically.
         replies->push_back(Reply::Error("ERR invalid command in log entry"));

@@ -27,11 +27,16 @@ void KvStore::SetMembership(std::string_view encoded) {
 
 KvStore::KvStore(Engine* engine) : engine_(engine) {}
 
+void KvStore::SetDataKey(std::string_view key, std::string* out) {
+  out->clear();
+  PutFixed64BE(out, HashKey(key));
+  out->append(key.data(), key.size());
+}
+
 std::string KvStore::DataKey(std::string_view key) {
   std::string out;
   out.reserve(8 + key.size());
-  PutFixed64BE(&out, HashKey(key));
-  out.append(key.data(), key.size());
+  SetDataKey(key, &out);
   return out;
 }
 
@@ -160,7 +165,8 @@ void KvStore::Put(std::string_view key, std::string_view stored) {
     ++key_count_;
   }
   DigestAdd(key, stored, true);
-  batch_.Put(Cf::kData, DataKey(key), stored);
+  SetDataKey(key, &data_key_);
+  batch_.Put(Cf::kData, data_key_, stored);
   index_.Set(key, stored);
   dirty_ = true;
 }
@@ -172,7 +178,8 @@ void KvStore::Delete(std::string_view key) {
   RKV_ASSERT(key_count_ > 0);
   --key_count_;
   DigestAdd(key, old, false);
-  batch_.Delete(Cf::kData, DataKey(key));
+  SetDataKey(key, &data_key_);
+  batch_.Delete(Cf::kData, data_key_);
   index_.Erase(key);
   dirty_ = true;
 }

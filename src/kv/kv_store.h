@@ -99,6 +99,7 @@ class KvStore {
   void AddRawDelete(Cf cf, std::string_view key);
 
   static std::string DataKey(std::string_view key);
+  static void SetDataKey(std::string_view key, std::string* out);  // reuses out's buffer
   static std::string_view UserKey(std::string_view data_key) { return data_key.substr(8); }
 
  private:
@@ -114,7 +115,8 @@ class KvStore {
   bool dirty_ = false;
 
   WriteBatch batch_;
-  uint64_t next_seq_ = 1;     // the seq of the batch being built
+  std::string data_key_;   // DataKey's bytes for batch_, built in place (no allocation per write)
+  uint64_t next_seq_ = 1;  // the seq of the batch being built
   uint64_t written_seq_ = 0;  // every batch up to this is in the engine
   bool capturing_ = false;
   std::vector<UndoItem> undo_;

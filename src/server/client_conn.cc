@@ -145,7 +145,7 @@ void ClientConn::OnRead(size_t n) {
     Close();
     return;
   }
-  Argv argv;
+  Argv& argv = argv_;
   std::string error;
   while (!close_after_reply_ && !closed_) {
     RespParser::Outcome o = parser_.Next(in_, &argv, &error);
@@ -368,13 +368,16 @@ void ClientConn::Run(Slot& slot, uint64_t seq, const Argv& argv) {
         return;
       }
     }
-    std::string data;
-    EncodeCommand(argv, &data);
     SetState(slot, static_cast<int>(Slot::State::kWriteInFlight));
     // FLUSHALL is applied only once majority-committed: undoing it would need
     // the whole state.
-    bool barrier = IsOneOf(name, {"flushall", "flushdb"});
-    server_->Propose(this, seq, RequestKind::kWrite, std::move(data), barrier);
+    if (IsOneOf(name, {"flushall", "flushdb"})) {
+      std::string data;
+      EncodeCommand(argv, &data);
+      server_->Propose(this, seq, RequestKind::kWrite, std::move(data), true);
+    } else {
+      server_->ProposeCommand(this, seq, argv);
+    }
     return;
   }
   if (spec->flags & kCmdReadOnly) {
@@ -415,19 +418,30 @@ void ClientConn::RunTransaction(Slot& slot, uint64_t seq) {
   server_->Propose(this, seq, RequestKind::kWrite, std::move(data), barrier);
 }
 
+void ClientConn::OnApplied(uint64_t slot_seq, LogPosition position, std::span<Reply> replies) {
+  if (closed_ || slot_seq < front_seq_ || slot_seq - front_seq_ >= slots_.size()) return;
+  Slot& slot = slots_[slot_seq - front_seq_];
+  last_write_index_ = std::max(last_write_index_, position.index);
+  AdvanceToken(position);
+  if (slot.exec) {
+    FinishReply(slot, Reply::Array(std::vector<Reply>(std::make_move_iterator(replies.begin()),
+                                                      std::make_move_iterator(replies.end()))));
+  } else if (replies.empty()) {
+    FinishReply(slot, Reply::Ok());
+  } else {
+    FinishReply(slot, replies[0]);  // rendered from where it is: no copy
+  }
+  Pump();
+  DeferFlush();
+}
+
 void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
   if (closed_ || slot_seq < front_seq_ || slot_seq - front_seq_ >= slots_.size()) return;
   Slot& slot = slots_[slot_seq - front_seq_];
   switch (outcome.kind) {
     case RequestOutcome::Kind::kApplied:
-      last_write_index_ = std::max(last_write_index_, outcome.position.index);
-      AdvanceToken(outcome.position);
-      if (slot.exec) {
-        FinishReply(slot, Reply::Array(std::move(outcome.replies)));
-      } else {
-        FinishReply(slot, outcome.replies.empty() ? Reply::Ok() : outcome.replies[0]);
-      }
-      break;
+      OnApplied(slot_seq, outcome.position, outcome.replies);
+      return;
     case RequestOutcome::Kind::kFailed: {
       std::string prefix = outcome.status.code() == Code::kTimeout    ? "TIMEOUT "
                            : outcome.status.code() == Code::kStale    ? "STALE "
@@ -448,10 +462,7 @@ void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
 void ClientConn::DeferFlush() {
   if (flush_posted_) return;
   flush_posted_ = true;
-  asio::post(server_->io(), [self = shared_from_this()] {
-    self->flush_posted_ = false;
-    self->FlushReplies();
-  });
+  server_->DeferClientFlush(shared_from_this());
 }
 
 void ClientConn::FlushReplies() {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   void Start();
   // The outcome of a request this connection proposed (loop thread).
   void OnOutcome(uint64_t slot_seq, RequestOutcome outcome);
+  // A write this connection proposed was applied: `replies` are its commands'
+  // (moved from), part of its entry's.
+  void OnApplied(uint64_t slot_seq, LogPosition position, std::span<Reply> replies);
   // Reads at a level (client_reads.cc): the read service decided, or a
   // forwarded read came back (`reply` is meaningful when `status` is ok).
   void OnReadDecision(uint64_t slot_seq, ReadDecision decision);
@@ -41,6 +45,11 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   // (ClientPoller::kInput | kOutput | kHangup).
   void OnReady(uint32_t events);
   void Close();
+  // The flush DeferFlush asked the server for (ServerImpl::DeferClientFlush).
+  void RunDeferredFlush() {
+    flush_posted_ = false;
+    FlushReplies();
+  }
 
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
@@ -134,6 +143,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   bool authenticated_ = false;
 
   std::string in_;
+  Argv argv_;  // the request being parsed (its capacity kept between reads)
   RespParser parser_;
   std::vector<char> read_buf_;
   bool read_paused_ = false;

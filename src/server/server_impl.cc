@@ -411,18 +411,7 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   if (kind == RequestKind::kWrite && !barrier) {
     size_t n = write_batch_.Add(data);
     if (n > 0) {
-      write_batch_parts_.push_back({conn->weak_from_this(), slot_seq, n});
-      if (write_batch_parts_.size() >= limits::kEntryRequestsMax ||
-          write_batch_.bytes() >= limits::kEntryBatchBytesMax) {
-        ProposeWriteBatch();
-      } else if (!write_batch_posted_) {
-        // Posted: runs after every request this turn has already read.
-        write_batch_posted_ = true;
-        asio::post(io_, [this] {
-          write_batch_posted_ = false;
-          ProposeWriteBatch();
-        });
-      }
+      Batched(conn, slot_seq, n);
       return;
     }
   }
@@ -438,12 +427,43 @@ void ServerImpl::Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, 
   replica_->Propose(std::move(r));
 }
 
+void ServerImpl::ProposeCommand(ClientConn* conn, uint64_t slot_seq, const Argv& command) {
+  active_ = true;
+  write_batch_.AddCommand(command);
+  Batched(conn, slot_seq, 1);
+}
+
+void ServerImpl::Batched(ClientConn* conn, uint64_t slot_seq, size_t commands) {
+  write_batch_parts_.push_back({conn->weak_from_this(), slot_seq, commands});
+  if (write_batch_parts_.size() >= limits::kEntryRequestsMax ||
+      write_batch_.bytes() >= limits::kEntryBatchBytesMax) {
+    ProposeWriteBatch();
+  } else if (!write_batch_posted_) {
+    // Posted: runs after every request this turn has already read.
+    write_batch_posted_ = true;
+    asio::post(io_, [this] {
+      write_batch_posted_ = false;
+      ProposeWriteBatch();
+    });
+  }
+}
+
 CommandStats* ServerImpl::KvCommandStats(const KvCommandSpec* spec) {
   const std::vector<KvCommandSpec>& all = KvCommands();
   if (kv_command_stats_.empty()) kv_command_stats_.assign(all.size(), nullptr);
   size_t i = static_cast<size_t>(spec - all.data());
   if (kv_command_stats_[i] == nullptr) kv_command_stats_[i] = &metrics_.For(spec->name);
   return kv_command_stats_[i];
+}
+
+void ServerImpl::DeferClientFlush(std::shared_ptr<ClientConn> conn) {
+  flush_due_.push_back(std::move(conn));
+  if (flush_due_.size() > 1) return;  // the handler is posted already
+  asio::post(io_, [this] {
+    flushing_.swap(flush_due_);  // flushes may defer again: into the emptied list
+    for (const std::shared_ptr<ClientConn>& c : flushing_) c->RunDeferredFlush();
+    flushing_.clear();
+  });
 }
 
 void ServerImpl::ProposeWriteBatch() {
@@ -678,17 +698,18 @@ void ServerImpl::OnOutcome(uint64_t request_id, RequestOutcome outcome) {
   // position, or the same failure.
   size_t at = 0;
   for (RequestPart& part : p.parts) {
-    RequestOutcome o;
-    o.kind = outcome.kind;
-    o.position = outcome.position;
-    o.status = outcome.status;
+    auto conn = part.conn.lock();
     if (outcome.kind == RequestOutcome::Kind::kApplied) {
       size_t end = std::min(at + part.commands, outcome.replies.size());
-      o.replies.assign(std::make_move_iterator(outcome.replies.begin() + static_cast<long>(at)),
-                       std::make_move_iterator(outcome.replies.begin() + static_cast<long>(end)));
+      std::span<Reply> replies(outcome.replies.data() + at, end - at);
       at = end;
+      if (conn) conn->OnApplied(part.slot_seq, outcome.position, replies);
+      continue;
     }
-    if (auto conn = part.conn.lock()) conn->OnOutcome(part.slot_seq, std::move(o));
+    RequestOutcome o;
+    o.kind = outcome.kind;
+    o.status = outcome.status;
+    if (conn) conn->OnOutcome(part.slot_seq, std::move(o));
   }
 }
 

@@ -64,10 +64,17 @@ class ServerImpl final : public ReplicaHost {
   // Proposes a request on behalf of a connection's slot.
   void Propose(ClientConn* conn, uint64_t slot_seq, RequestKind kind, std::string data,
                bool barrier = false);
+  // A client write of one command, encoded straight into the turn's batch.
+  void ProposeCommand(ClientConn* conn, uint64_t slot_seq, const Argv& command);
   // WAIT: answers the slot with the number of followers holding `index`
   // once `replicas` do, or when `timeout_ms` passes (0: no timeout).
   void Wait(ClientConn* conn, uint64_t slot_seq, uint64_t index, uint64_t replicas,
             uint64_t timeout_ms);
+  // Runs conn->RunDeferredFlush() after the loop's current handlers. One
+  // posted handler flushes every connection of the turn: a commit answering
+  // 50 clients posted 50 handlers, each an allocation (Asio recycles only a
+  // few) and a pass through the scheduler.
+  void DeferClientFlush(std::shared_ptr<ClientConn> conn);
   // Followers whose log holds `index` (0 unless this node leads).
   uint64_t ReplicasHolding(uint64_t index);
   // --- reads at a level (server_reads.cc) ---
@@ -193,9 +200,11 @@ class ServerImpl final : public ReplicaHost {
   // turn ends (or a bound is reached): per-entry costs — log record, append
   // encoding, core bookkeeping, apply item — paid once for all of them.
   void ProposeWriteBatch();
+  void Batched(ClientConn* conn, uint64_t slot_seq, size_t commands);
   CommandBatch write_batch_;
   std::vector<RequestPart> write_batch_parts_;
   bool write_batch_posted_ = false;
+  std::vector<std::shared_ptr<ClientConn>> flush_due_, flushing_;  // DeferClientFlush
   std::unordered_map<uint64_t, PendingRequest> requests_;
   std::unordered_map<uint64_t, std::weak_ptr<ClientConn>> conns_;           // open ones
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> strong_conns_;  // owners
