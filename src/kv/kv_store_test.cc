@@ -276,6 +276,38 @@ TEST(CommandBatch, SeveralRequestsMakeTheEntryEncodeCommandsWouldMake) {
   std::vector<Argv> decoded;
   EXPECT_TRUE(DecodeCommands(expected, &decoded));
   EXPECT_EQ(decoded.size(), 3u);
+
+  // A command added as an argv encodes as EncodeCommand would.
+  CommandBatch direct;
+  direct.AddCommand({"SET", "a", "1"});
+  direct.Add(two);
+  EXPECT_EQ(direct.commands(), 3u);
+  EXPECT_EQ(direct.Take(), expected);
+}
+
+TEST(CommandBatch, DecodingIntoKeptScratchGivesWhatDecodeCommandsGives) {
+  std::string three, one;
+  EncodeCommands({{"SET", "a", "1"}, {"INCR", "n"}, {"MSET", "x", "1", "y", "2"}}, &three);
+  EncodeCommand({"DEL", "k"}, &one);
+  std::vector<Argv> scratch;
+  size_t n = 0;
+  ASSERT_TRUE(DecodeCommandsReusing(three, &scratch, &n));
+  ASSERT_EQ(n, 3u);
+  EXPECT_EQ(scratch[2], (Argv{"MSET", "x", "1", "y", "2"}));
+  // A smaller entry next: its commands in the first elements, the rest stale.
+  ASSERT_TRUE(DecodeCommandsReusing(one, &scratch, &n));
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(scratch[0], (Argv{"DEL", "k"}));
+  EXPECT_GE(scratch.size(), 3u) << "elements kept for the next entry";
+  std::vector<Argv> whole;
+  ASSERT_TRUE(DecodeCommands(three, &whole));
+  ASSERT_TRUE(DecodeCommandsReusing(three, &scratch, &n));
+  EXPECT_EQ(std::vector<Argv>(scratch.begin(), scratch.begin() + static_cast<long>(n)), whole);
+  // Malformed: false, and nothing counted.
+  EXPECT_FALSE(DecodeCommandsReusing(three.substr(0, three.size() - 1), &scratch, &n));
+  EXPECT_FALSE(DecodeCommands(three.substr(0, three.size() - 1), &whole));
+  EXPECT_FALSE(DecodeCommandsReusing("", &scratch, &n));
+  EXPECT_EQ(n, 0u);
 }
 
 }  // namespace
