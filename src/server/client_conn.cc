@@ -244,6 +244,31 @@ bool ClientConn::MayStart(Kind kind, size_t slot_index) const {
   return false;
 }
 
+void ClientConn::SlotRing::emplace_back() {
+  if (size_ == buf_.size()) {
+    std::vector<Slot> grown(buf_.empty() ? 4 : buf_.size() * 2);
+    for (size_t i = 0; i < size_; ++i) grown[i] = std::move((*this)[i]);
+    buf_ = std::move(grown);
+    head_ = 0;
+  }
+  Slot& s = (*this)[size_++];
+  std::string reply = std::move(s.reply);
+  reply.clear();
+  s = Slot();
+  s.reply = std::move(reply);  // its capacity, for the next reply rendered here
+}
+
+void ClientConn::SlotRing::pop_front() {
+  head_ = (head_ + 1) & (buf_.size() - 1);
+  --size_;
+  // A deep pipeline grew the ring: memory back once it drains.
+  if (size_ == 0 && buf_.size() > 64) {
+    buf_.clear();
+    buf_.shrink_to_fit();
+    head_ = 0;
+  }
+}
+
 void ClientConn::HandleRequest(const Argv& argv) {
   // The name is lower-cased once, on the stack, for the lookup and metrics.
   char buf[16];

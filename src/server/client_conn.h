@@ -8,7 +8,6 @@
 #include <asio.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -78,6 +77,26 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     uint64_t start_ns = 0;
     CommandStats* stats = nullptr;        // the command's metrics (by lower-case name)
     const KvCommandSpec* spec = nullptr;  // a data command's (looked up once)
+  };
+
+  // The slots in request order, as a ring: a popped slot is reused as it is
+  // (its reply buffer's capacity kept), where std::deque freed and allocated
+  // a block every few requests. References stay valid until the next
+  // emplace_back (which may grow the ring), unlike a deque's.
+  class SlotRing {
+   public:
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    Slot& operator[](size_t i) { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+    const Slot& operator[](size_t i) const { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+    Slot& front() { return buf_[head_]; }
+    Slot& back() { return (*this)[size_ - 1]; }
+    void emplace_back();
+    void pop_front();
+
+   private:
+    std::vector<Slot> buf_;  // a power of two in size
+    size_t head_ = 0, size_ = 0;
   };
 
   // What the poller watches the socket for: input unless paused or closing,
@@ -156,7 +175,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   bool close_after_reply_ = false;
   bool closed_ = false;
 
-  std::deque<Slot> slots_;
+  SlotRing slots_;
   uint64_t front_seq_ = 0;  // seq of slots_.front()
   size_t waiting_ = 0;      // slots in kWaiting
   size_t reads_in_flight_ = 0;
