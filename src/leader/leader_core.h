@@ -54,6 +54,12 @@ struct LeaderOptions {
   uint64_t log_compact_bytes = 16ULL << 20;
   uint64_t snapshot_lag_entries = 50000;
   uint64_t log_keep_entries = 1000;
+  // How long a snapshot sent to a follower holds the log back while the
+  // follower is silent: an installing follower answers nothing, and a large
+  // import can outlast an election timeout. Past it the follower counts as
+  // gone (a transfer to a dead node retries for 30 s, and the log would grow
+  // all that time).
+  uint64_t snapshot_hold_ns = 60ULL * 1000000000;
   Mutations mutations;
 };
 

@@ -113,6 +113,7 @@ class Env {
         if (kv.count("compact")) t.options.log_compact_entries = std::stoull(kv.at("compact"));
         if (kv.count("keep")) t.options.log_keep_entries = std::stoull(kv.at("keep"));
         if (kv.count("lag")) t.options.snapshot_lag_entries = std::stoull(kv.at("lag"));
+        if (kv.count("hold")) t.options.snapshot_hold_ns = std::stoull(kv.at("hold")) * kMs;
         Start(t);
       }
       Print("added " + std::to_string(n) + " nodes, acks=" + std::string(AcksPolicyName(acks)));

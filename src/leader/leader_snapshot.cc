@@ -28,15 +28,17 @@ uint64_t LeaderCore::CompactionTarget() const {
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
       if (departing_.count(id)) continue;  // it can take a snapshot
-      // A follower that is gone holds nothing back, not even a snapshot in
-      // flight to it: the transfer may retry a dead node for 30 s, and the
-      // log would grow all that time (testdata/compaction_dead_follower.txt).
-      const bool connected = Connected(pr);
-      if (!connected) continue;
       // A snapshot in flight, or installed but not yet acknowledged, must
-      // find the entries after it.
-      if (pr.state() == Progress::State::kSnapshot) return 0;
-      if (pr.snapshot_index > pr.match()) target = std::min(target, pr.snapshot_index);
+      // find the entries after it, for as long as its follower may still be
+      // busy with it (snapshot_hold_ns: testdata/compaction_slow_install.txt)
+      // — not for a follower that is gone (compaction_dead_follower.txt).
+      const bool snapshot_pending =
+          pr.state() == Progress::State::kSnapshot || pr.snapshot_index > pr.match();
+      if (snapshot_pending && now_ <= pr.last_heard_ns() + o_.snapshot_hold_ns) {
+        if (pr.state() == Progress::State::kSnapshot) return 0;
+        target = std::min(target, pr.snapshot_index);
+      }
+      if (!Connected(pr)) continue;  // gone: holds nothing back
       bool close =
           log_.last_index() - std::min(pr.match(), log_.last_index()) <= o_.snapshot_lag_entries;
       if (close) target = std::min(target, pr.match());

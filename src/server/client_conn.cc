@@ -259,6 +259,10 @@ void ClientConn::SlotRing::emplace_back() {
 }
 
 void ClientConn::SlotRing::pop_front() {
+  // A reply buffer is kept for reuse only while small: one large reply
+  // (GET of a big value) must not stay pinned in an idle connection.
+  std::string& reply = buf_[head_].reply;
+  if (reply.capacity() > kReplyBufferKeptBytes) std::string().swap(reply);
   head_ = (head_ + 1) & (buf_.size() - 1);
   --size_;
   // A deep pipeline grew the ring: memory back once it drains.

@@ -93,6 +93,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     Slot& back() { return (*this)[size_ - 1]; }
     void emplace_back();
     void pop_front();
+    static constexpr size_t kReplyBufferKeptBytes = 16 << 10;
 
    private:
     std::vector<Slot> buf_;  // a power of two in size
