@@ -33,7 +33,9 @@ struct SnapshotTransfer::Outgoing {
   std::vector<std::string> paths;  // stream order
   std::string inline_data;
   uint64_t total = 0, sent = 0, acked = 0;
-  uint64_t started_ns = 0, last_progress_ns = 0;
+  uint64_t started_ns = 0;
+  uint64_t last_progress_ns = 0;  // the last acknowledgement that moved `acked`
+  uint64_t last_resend_ns = 0;    // resends are not progress: a stuck stream gives up
   uint64_t resumes = 0;
   uint64_t bytes_on_wire = 0;  // resent bytes count again
   std::thread exporter;
@@ -203,13 +205,17 @@ void SnapshotTransfer::OnAck(NodeId from, const SnapshotAckMsg& ack) {
     Finish(from, true, "");
     return;
   }
-  out.last_progress_ns = MonotonicNowNs();
-  if (ack.resend && ack.received < out.sent && ack.received >= out.acked) {
-    // The receiver lost chunks (or started over): resend from what it holds.
+  if (ack.received > out.acked) out.last_progress_ns = MonotonicNowNs();
+  if (ack.resend && ack.received < out.sent) {
+    // The receiver lost chunks: resend from what it holds. Below what it
+    // acknowledged before, it started over (it restarted): so do we.
     out.sent = ack.received;
+    out.acked = std::min(out.acked, ack.received);
     ++out.resumes;
   }
   out.acked = std::max(out.acked, ack.received);
+  // It may hold more than we sent since a resend (its earlier acks lost).
+  out.sent = std::max(out.sent, out.acked);
   Pump(out);
 }
 
@@ -280,10 +286,16 @@ void SnapshotTransfer::OnChunk(NodeId from, const SnapshotChunkMsg& c) {
   Incoming& in = *it->second;
   if (in.state != "receiving") return;
   if (c.offset != in.received || Crc32c(c.data) != c.crc32c) {
-    if (c.offset > in.received || c.crc32c != Crc32c(c.data))
+    if (c.offset > in.received || c.crc32c != Crc32c(c.data)) {
       Ack(from, in, false, false, "",
           /*resend=*/true);  // a gap or damage: resend from what we hold
-    return;                  // (an old duplicate below what we hold is simply dropped)
+    } else {
+      // A duplicate below what we hold: the sender resent from an older
+      // acknowledgement (ours were lost). Tell it where we are, or it
+      // resends the same window for ever.
+      Ack(from, in, false, false, "");
+    }
+    return;
   }
   // Write the chunk across file boundaries.
   std::string_view data = c.data;
@@ -347,12 +359,12 @@ void SnapshotTransfer::Tick(uint64_t now_ns) {
     if (out->state != "sending") continue;
     if (now_ns > out->last_progress_ns + kGiveUpAfterNs) {
       give_up.push_back(to);
-    } else if (now_ns > out->last_progress_ns + kResendAfterNs) {
+    } else if (now_ns > std::max(out->last_progress_ns, out->last_resend_ns) + kResendAfterNs) {
       // Silence: resend from the last acknowledged byte (the link may have
-      // dropped what was in flight).
+      // dropped what was in flight, or only the acknowledgements).
       out->sent = out->acked;
       ++out->resumes;
-      out->last_progress_ns = now_ns;
+      out->last_resend_ns = now_ns;
       Pump(*out);
     } else {
       Pump(*out);  // a window opening after the link came back
