@@ -36,6 +36,32 @@ def wait_down(c, leader, victim):
                10, f"the leader to count node {victim} as down")
 
 
+def snapshot_under_way(binary, keys, sent_bytes):
+    """A cluster whose leader is streaming a snapshot of `keys` incompressible
+    1000-byte values to a restarted follower, `sent_bytes` of it sent (at 25
+    MB/s, so faults land mid-transfer). Returns (cluster, leader, victim, the
+    transfer's /status entry)."""
+    c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum", "--allow-faults",
+                               "--snapshot-mb-per-sec", "25"] + COMPACT).start()
+    try:
+        leader = c.leader()
+        victim = [i for i in c.nodes if i != leader][0]
+        c.kill9(victim)
+        wait_down(c, leader, victim)
+        load(c.port(leader), keys, value=lambda i: os.urandom(1000), batch=100)
+        c.restart(victim)
+
+        def sending():
+            for s in c.status(leader)["snapshots"]:
+                if s["peer"] == victim and s["direction"] == "send" and s["state"] == "sending":
+                    return s if s["bytes"] > sent_bytes else None
+            return None
+        return c, leader, victim, wait_until(sending, 60, "the snapshot transfer to be under way")
+    except BaseException:
+        c.cleanup()
+        raise
+
+
 def main():
     binary = parse_args().binary
 
@@ -181,23 +207,9 @@ def main():
             c.cleanup()
 
     def test_snapshot_over_50mb_survives_a_cut_link():
-        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum", "--allow-faults",
-                                   "--snapshot-mb-per-sec", "25"] + COMPACT).start()
+        # ~60 MB of incompressible values.
+        c, leader, victim, s = snapshot_under_way(binary, 60000, 10 << 20)
         try:
-            leader = c.leader()
-            victim = [i for i in c.nodes if i != leader][0]
-            c.kill9(victim)
-            wait_down(c, leader, victim)
-            # ~60 MB of incompressible values.
-            load(c.port(leader), 60000, value=lambda i: os.urandom(1000), batch=100)
-            c.restart(victim)
-
-            def sending():
-                for s in c.status(leader)["snapshots"]:
-                    if s["peer"] == victim and s["direction"] == "send" and s["state"] == "sending":
-                        return s if s["bytes"] > (10 << 20) else None
-                return None
-            s = wait_until(sending, 60, "the snapshot transfer to be under way")
             check(s["total"] >= 50 << 20, f"the snapshot is at least 50 MB: {s['total']}")
             start = time.time()
             c.faults(leader, {"drop_to": [victim]})
@@ -223,22 +235,8 @@ def main():
         sender's resend from its last acknowledged byte must move the transfer
         on (it once resent duplicates, which the receiver dropped without a
         word, every 2 s for ever)."""
-        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum", "--allow-faults",
-                                   "--snapshot-mb-per-sec", "25"] + COMPACT).start()
+        c, leader, victim, _ = snapshot_under_way(binary, 30000, 1 << 20)
         try:
-            leader = c.leader()
-            victim = [i for i in c.nodes if i != leader][0]
-            c.kill9(victim)
-            wait_down(c, leader, victim)
-            load(c.port(leader), 30000, value=lambda i: os.urandom(1000), batch=100)
-            c.restart(victim)
-
-            def sending():
-                for s in c.status(leader)["snapshots"]:
-                    if s["peer"] == victim and s["direction"] == "send" and s["state"] == "sending":
-                        return s if s["bytes"] > (1 << 20) else None
-                return None
-            wait_until(sending, 60, "the snapshot transfer to be under way")
             c.faults(victim, {"drop_to": [leader]})
             time.sleep(3)  # acknowledgements lost for 3 s: the fault itself, not a synchronisation
             c.faults(victim, {"clear": True})
