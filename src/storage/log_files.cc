@@ -142,8 +142,12 @@ Result<std::unique_ptr<LogFiles>> LogFiles::Open(const std::string& dir, uint64_
     const std::string name = entry.path().filename().string();
     if (ParseSegmentName(name, &id)) ids.push_back(id);
     if (name.size() > kSpareSuffix.size() &&
-        name.compare(name.size() - kSpareSuffix.size(), kSpareSuffix.size(), kSpareSuffix) == 0)
+        name.compare(name.size() - kSpareSuffix.size(), kSpareSuffix.size(), kSpareSuffix) == 0) {
       log->spares_.push_back(entry.path().string());
+      std::error_code size_error;
+      const uint64_t size = entry.file_size(size_error);
+      if (!size_error) log->spare_bytes_ += size;
+    }
     std::error_code ignored;  // a segment being prepared at a crash: prepared again
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)
       std::filesystem::remove(entry.path(), ignored);
@@ -246,9 +250,12 @@ Status LogFiles::NewSegment(uint64_t id) {
   if (!prepared && !spares_.empty()) {
     // A dead segment's file, written full already: its old records fail the
     // new id's checksums.
+    struct stat st {};
+    const uint64_t spare_size = ::stat(spares_.back().c_str(), &st) == 0 ? st.st_size : 0;
     if (::rename(spares_.back().c_str(), path.c_str()) != 0)
       return Errno("cannot rename", spares_.back());
     spares_.pop_back();
+    spare_bytes_ -= std::min<uint64_t>(spare_bytes_, spare_size);
     prepared = true;
   }
   Segment s;
@@ -386,6 +393,7 @@ Status LogFiles::DropDeadSegments() {
       ::unlink(path.c_str());
     } else {
       spares_.push_back(spare);
+      spare_bytes_ += s.file_bytes;
     }
     segments_.erase(segments_.begin());
     changed = true;
@@ -484,7 +492,7 @@ uint64_t LogFiles::Bytes() const {
   std::lock_guard lock(mu_);
   uint64_t total = 0;
   for (const auto& [id, s] : segments_) total += s.file_bytes;
-  return total;
+  return total + spare_bytes_;
 }
 
 size_t LogFiles::segments() const {

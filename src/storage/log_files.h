@@ -30,6 +30,7 @@
 // (rocksdb_engine.cc) orders them against its RocksDB writes.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -65,7 +66,8 @@ class LogFiles {
   std::unique_ptr<Iterator> NewIterator();
   // Makes every append so far durable (a no-op when it is).
   Status Sync();
-  // Bytes of the segment files (preallocated space included).
+  // Bytes of the segment files and of the spares kept for reuse (preallocated
+  // space included; not the one file being prepared).
   uint64_t Bytes() const;
   size_t segments() const;
 
@@ -105,6 +107,7 @@ class LogFiles {
   bool unsynced_ = false;                  // the last segment has appends not yet synced
   std::vector<size_t> starts_, value_at_;  // within buf_
   std::vector<std::string> spares_;        // dead segments' files, for reuse
+  std::atomic<uint64_t> spare_bytes_{0};   // their sizes, for Bytes() on other threads
 
   std::mutex prep_mu_;
   std::condition_variable prep_cv_;
