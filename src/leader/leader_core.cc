@@ -174,8 +174,8 @@ void LeaderCore::BecomeLeader() {
   leader_ = o_.id;
   progress_.clear();
   departing_.clear();
-  forwarded_.clear();
-  forwarded_order_.clear();
+  // forwarded_ is kept: a copy of a write forwarded to this node in an
+  // earlier term it led may still arrive (AppendedBefore).
   SyncProgress();  // every other member, with a grace period before check-quorum judges it
   ack_ = commit_;
   term_start_index_ = log_.last_index() + 1;  // the entry appended below
@@ -276,7 +276,7 @@ void LeaderCore::Step(const Message& m) {
       r.to = m.from;
       r.reject = true;
       Send(std::move(r));
-    } else if (m.type == MsgType::kForward) {
+    } else if (m.type == MsgType::kForward && !AppendedBefore(m)) {
       Message r;
       r.type = MsgType::kForwardResp;
       r.to = m.from;
@@ -731,6 +731,12 @@ void LeaderCore::HandleHeartbeat(const Message& m) {
 
 // ---------------------------------------------------------------- forwarding
 
+bool LeaderCore::AppendedBefore(const Message& forward) const {
+  if (forward.entries.empty()) return false;
+  auto seen = forwarded_.find({forward.entries[0].origin, forward.entries[0].request_id});
+  return seen != forwarded_.end() && seen->second == 0;
+}
+
 void LeaderCore::HandleForward(const Message& m) {
   Message r;
   r.type = MsgType::kForwardResp;
@@ -738,7 +744,11 @@ void LeaderCore::HandleForward(const Message& m) {
   r.context = m.context;
   if (role_ != Role::kLeader) {
     // Final: this node cannot lead again in this term, and a copy of the
-    // message arriving in a later term is refused as stale.
+    // message arriving in a later term is refused as stale — unless this
+    // node led earlier and appended a first copy (a duplicated message): that
+    // write may be committed, and the first answer stands (if it was lost,
+    // the sender times out and reports the outcome unknown).
+    if (AppendedBefore(m)) return;
     r.reject = true;
     Send(std::move(r));
     return;

@@ -139,6 +139,9 @@ class LeaderCore final : public ReplicaCore {
   // compaction and snapshots (leader_snapshot.cc)
   void MaybeCompact();
   uint64_t CompactionTarget() const;  // 0: nothing to compact now
+  // A forwarded write whose first copy this node appended while it led (see
+  // forwarded_): never to be refused as "not applied".
+  bool AppendedBefore(const Message& forward) const;
   // Heard from within an election timeout: what counts as up, for holding
   // the log back, starting a snapshot and counting acknowledgements.
   bool Connected(const Progress& pr) const {
@@ -241,8 +244,9 @@ class LeaderCore final : public ReplicaCore {
   std::map<uint64_t, uint64_t> forwarded_reads_;  // follower: request id → deadline
   // leader: writes forwarded to it in this term, to drop duplicated messages
   static constexpr size_t kForwardedRemembered = 65536;
-  // Forwarded writes of this term by (origin, request id): 0 appended, else
-  // refused under acks=all (the voter found missing).
+  // Forwarded writes this node handled as leader, in any term, by (origin,
+  // request id): 0 appended, else refused under acks=all (the voter found
+  // missing). A duplicated message gets the first copy's verdict.
   std::map<std::pair<NodeId, uint64_t>, NodeId> forwarded_;
   std::deque<std::pair<NodeId, uint64_t>> forwarded_order_;
 

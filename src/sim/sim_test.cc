@@ -255,6 +255,20 @@ TEST(Sim, HeldStateWritesOfUndoneEntriesWaitForTheirOwnEntries) {
   EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
 }
 
+TEST(Sim, ADuplicatedForwardAfterALeaderStepsDownIsNotRefused) {
+  // A seed that once failed (scripts/soak): a write forwarded to the leader
+  // was appended and committed, a network duplicate of the forward reached
+  // the same node after it stepped down, and it refused the copy as "not
+  // the leader; not applied" — a definite failure for a write a strong read
+  // then saw (quorum, strong reads, membership changes, seed 700096).
+  SimConfig c = Config(AcksPolicy::kQuorum);
+  c.consistency = "strong";
+  c.membership = true;
+  c.seed = 700096;
+  SimResult r = RunSimulation(c);
+  EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+}
+
 TEST(Sim, SnapshotFromAnOlderTermIsNotImported) {
   // Seeds that once failed: a restarted node in a later term received a
   // snapshot a leader of an earlier term had begun to send; the driver
