@@ -144,8 +144,9 @@ class LeaderCore final : public ReplicaCore {
   bool AppendedBefore(const Message& forward) const;
   // Heard from within an election timeout: what counts as up, for holding
   // the log back, starting a snapshot and counting acknowledgements.
-  bool Connected(const Progress& pr) const {
-    return now_ <= pr.last_heard_ns() + o_.election_timeout_ns;
+  bool Connected(const Progress& pr) const { return HeardWithin(pr, o_.election_timeout_ns); }
+  bool HeardWithin(const Progress& pr, uint64_t window_ns) const {
+    return now_ <= pr.last_heard_ns() + window_ns;
   }
 
   // message handlers

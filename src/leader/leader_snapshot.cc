@@ -34,7 +34,7 @@ uint64_t LeaderCore::CompactionTarget() const {
       // — not for a follower that is gone (compaction_dead_follower.txt).
       const bool snapshot_pending =
           pr.state() == Progress::State::kSnapshot || pr.snapshot_index > pr.match();
-      if (snapshot_pending && now_ <= pr.last_heard_ns() + o_.snapshot_hold_ns) {
+      if (snapshot_pending && HeardWithin(pr, o_.snapshot_hold_ns)) {
         if (pr.state() == Progress::State::kSnapshot) return 0;
         target = std::min(target, pr.snapshot_index);
       }

@@ -465,12 +465,15 @@ void ClientConn::OnApplied(uint64_t slot_seq, LogPosition position, std::span<Re
 }
 
 void ClientConn::OnOutcome(uint64_t slot_seq, RequestOutcome outcome) {
+  if (outcome.kind == RequestOutcome::Kind::kApplied) {
+    OnApplied(slot_seq, outcome.position, outcome.replies);
+    return;
+  }
   if (closed_ || slot_seq < front_seq_ || slot_seq - front_seq_ >= slots_.size()) return;
   Slot& slot = slots_[slot_seq - front_seq_];
   switch (outcome.kind) {
     case RequestOutcome::Kind::kApplied:
-      OnApplied(slot_seq, outcome.position, outcome.replies);
-      return;
+      break;  // above
     case RequestOutcome::Kind::kFailed: {
       std::string prefix = outcome.status.code() == Code::kTimeout    ? "TIMEOUT "
                            : outcome.status.code() == Code::kStale    ? "STALE "
