@@ -937,7 +937,7 @@ void LeaderCore::FailAllReads(const Status& why) {
 void LeaderCore::MaybeApply() {
   uint64_t limit;
   if (role_ == Role::kLeader) {
-    limit = snapshot_pending_.empty() ? ack_ : std::min(ack_, std::max(commit_, applied_));
+    limit = ack_;
   } else if (o_.mutations.apply_before_commit) {
     limit = log_.last_index();
   } else {
@@ -1018,8 +1018,7 @@ void LeaderCore::ExpireRequests() {
 
 bool LeaderCore::HasReady() const {
   if (CompactionTarget() != 0) return true;
-  return hard_state_dirty_ || !ready_.empty() || broadcast_pending_ ||
-         (!snapshot_pending_.empty() && applied_ <= commit_) ||
+  return hard_state_dirty_ || !ready_.empty() || broadcast_pending_ || !snapshot_pending_.empty() ||
          (role_ == Role::kLeader && (!unsent_reads_.empty() || !unsent_remote_reads_.empty()) &&
           ReadsAllowed()) ||
          (role_ == Role::kLeader && (commit_ != commit_sent_ || ack_ != ack_sent_));
@@ -1029,10 +1028,11 @@ Ready LeaderCore::TakeReady() {
   MaybeCompact();
   if (role_ == Role::kLeader) {
     MaybePromoteLearner();
-    // A snapshot must hold committed state only: its receiver treats it as
-    // committed. Under async the applied state may run ahead of the commit;
-    // applying then waits for the commit until the state is pinned.
-    if (!snapshot_pending_.empty() && applied_ <= commit_) {
+    // A snapshot holds committed state only (its receiver treats it as
+    // committed): the driver pins its engine, which never holds speculative
+    // state (Replica::FlushStoreWrites), so the pin is at or below the commit
+    // even while the applied state runs ahead of it under async.
+    if (!snapshot_pending_.empty()) {
       for (NodeId id : snapshot_pending_) ready_.send_snapshot_to.push_back(id);
       snapshot_pending_.clear();
     }

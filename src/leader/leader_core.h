@@ -218,7 +218,7 @@ class LeaderCore final : public ReplicaCore {
   uint64_t matched_ = 0;           // follower: our log equals the current leader's up to here
   uint64_t commit_sent_ = 0, ack_sent_ = 0;  // leader: last values sent to followers
   bool broadcast_pending_ = false;           // leader: new entries to send at TakeReady
-  std::set<NodeId> snapshot_pending_;  // leader: followers whose snapshot waits for the commit
+  std::set<NodeId> snapshot_pending_;        // leader: followers to send a snapshot in this Ready
   // Leader: removed nodes that still ask for votes, so they may hold entries
   // this log lacks (a deposed leader removed before it heard of its
   // successor: under async, acknowledged writes). Each gets the log (in

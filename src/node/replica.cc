@@ -294,6 +294,11 @@ void Replica::Process(Ready rd) {
   // cores that never report a majority commit apply only committed entries).
   for (ApplyItem& item : rd.apply) {
     if (!item.speculative) commit_index_ = std::max(commit_index_, item.entry.index);
+    // Each speculative entry's writes are held on their own, so the engine
+    // reaches exactly the commit once it covers them: a snapshot (the
+    // engine's state) then starts where the leader's compacted log resumes,
+    // even if the commit stops inside what one Ready applied.
+    if (item.speculative) HoldWrites();
     Apply(item);
   }
   // Reads waiting for a session's position: the applied state moved, or the
@@ -441,17 +446,21 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
   if (!s.ok()) host_->OnFatal(s);
 }
 
+void Replica::HoldWrites() {
+  HeldWrites held;
+  if (store_.TakeWrites(&held.batch, &held.seq)) {
+    held.applied_index = store_.applied().index;
+    held_writes_.push_back(std::move(held));
+  }
+}
+
 void Replica::FlushStoreWrites(const std::optional<LogPosition>& compact_to) {
   // The state's writes wait here until the majority commit covers the state
   // they leave: the engine holds committed state only, so a crash or a
   // failover never finds speculative state (async) on disk to undo, and undo
   // records live in memory. Under quorum and all the applied state never runs
   // ahead of the commit, and nothing waits.
-  HeldWrites held;
-  if (store_.TakeWrites(&held.batch, &held.seq)) {
-    held.applied_index = store_.applied().index;
-    held_writes_.push_back(std::move(held));
-  }
+  HoldWrites();
   WriteBatch batch;
   uint64_t seq = 0;
   while (!held_writes_.empty() && held_writes_.front().applied_index <= commit_index_) {

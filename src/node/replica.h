@@ -148,6 +148,8 @@ class Replica {
   void Process(Ready rd);
   void RollBack(const std::optional<LogPosition>& to, const std::vector<Entry>& discarded);
   void Apply(ApplyItem& item);
+  // The store's writes so far, held back until the majority commit covers them.
+  void HoldWrites();
   void FlushStoreWrites(const std::optional<LogPosition>& compact_to);
   void RecordReplaced(const std::vector<Entry>& entries);
   void FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, const Status& s);

@@ -197,5 +197,65 @@ TEST(StandaloneReplica, LegacyUndoRecordsAreUndoneWhenOpened) {
   EXPECT_EQ(view.payload, "v3") << "entry 3 is applied again from the log";
 }
 
+// A core that hands the driver the Readies a test scripts, one per turn.
+class ScriptedCore : public ReplicaCore {
+ public:
+  explicit ScriptedCore(std::deque<Ready>* script) : script_(script) {}
+  void Tick(uint64_t) override {}
+  void Step(const Message&) override {}
+  void Propose(Request) override {}
+  void Persisted(LogPosition) override {}
+  bool HasReady() const override { return !script_->empty(); }
+  Ready TakeReady() override {
+    Ready rd = std::move(script_->front());
+    script_->pop_front();
+    return rd;
+  }
+  CoreStatus GetStatus() const override { return {}; }
+
+ private:
+  std::deque<Ready>* script_;
+};
+
+// Under async a leader applies entries before the majority commits them; the
+// engine holds committed state only, and a snapshot is the engine's state.
+// When the commit stops inside what one turn applied, the engine must still
+// reach the commit: the leader's log may be compacted up to it, and a
+// snapshot below it would leave a follower a gap it can only fill with
+// another snapshot of the same state (async, membership, seed 900168).
+TEST(Replica, TheEngineReachesACommitThatStopsInsideOneTurnsApply) {
+  MemoryEngine engine(/*track_unsynced=*/false);
+  FakeHost host(&engine);
+  std::deque<Ready> script;
+  auto r = Replica::Open(&host, &engine,
+                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
+  ASSERT_TRUE(r.ok());
+  Replica& replica = *r.value();
+  Ready turn;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    Entry e;
+    e.term = 1;
+    e.index = i;
+    EncodeCommand({"SET", "k", "v" + std::to_string(i)}, &e.data);
+    turn.append.push_back(e);
+    turn.apply.push_back(ApplyItem{e, 0, /*speculative=*/true});
+  }
+  script.push_back(std::move(turn));
+  Ready commit;
+  commit.committed = 2;
+  script.push_back(std::move(commit));
+  replica.Tick(1);  // the driver takes both turns
+  host.CompleteAll();
+  ASSERT_EQ(replica.store().applied().index, 3u);
+  KvStore on_disk(&engine);
+  ASSERT_TRUE(on_disk.Load().ok());
+  EXPECT_EQ(on_disk.applied().index, 2u) << "the engine's state is not at the commit";
+  std::string v;
+  ASSERT_TRUE(on_disk.Get("k", &v));
+  StoredValueView view;
+  ASSERT_TRUE(DecodeStoredValue(v, &view));
+  EXPECT_EQ(view.payload, "v2");
+}
+
 }  // namespace
 }  // namespace rkv
