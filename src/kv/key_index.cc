@@ -1,6 +1,7 @@
 #include "kv/key_index.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -11,6 +12,11 @@ namespace rkv {
 namespace {
 
 constexpr size_t kMinBuckets = 16;
+// Per Set or Erase while resizing: buckets moved, and empty ones skipped at
+// most. Moving four per insert finishes a doubling before a quarter more keys
+// arrive, so the load factor stays below 1.25.
+constexpr size_t kRehashBucketsPerStep = 4;
+constexpr size_t kRehashEmptyVisitsMax = 40;
 // How much of an entry's key a prefetch covers.
 constexpr size_t kKeyBytesPrefetched = 16;
 
@@ -36,7 +42,17 @@ struct KeyIndex::Node {
   std::string_view value_view() { return {value(), value_size}; }
 };
 
-KeyIndex::KeyIndex() : buckets_(kMinBuckets, nullptr) {}
+void KeyIndex::Table::Reset(size_t n) {
+  std::free(slots_);
+  slots_ = nullptr;
+  size_ = 0;
+  if (n == 0) return;
+  slots_ = static_cast<Node**>(std::calloc(n, sizeof(Node*)));
+  if (!slots_) throw std::bad_alloc();
+  size_ = n;
+}
+
+KeyIndex::KeyIndex() { buckets_.Reset(kMinBuckets); }
 
 KeyIndex::~KeyIndex() { Clear(); }
 
@@ -55,8 +71,14 @@ KeyIndex::Node* KeyIndex::NewNode(uint64_t hash, std::string_view key, std::stri
 
 void KeyIndex::FreeNode(Node* n) { ::operator delete(static_cast<void*>(n)); }
 
+KeyIndex::Node** KeyIndex::Bucket(uint64_t hash) const {
+  const size_t b = hash & (buckets_.size() - 1);
+  if (b < rehash_next_) return const_cast<Node**>(&rehash_to_[hash & (rehash_to_.size() - 1)]);
+  return const_cast<Node**>(&buckets_[b]);
+}
+
 KeyIndex::Node** KeyIndex::Slot(std::string_view key, uint64_t hash) const {
-  Node** slot = const_cast<Node**>(&buckets_[hash & (buckets_.size() - 1)]);
+  Node** slot = Bucket(hash);
   while (*slot && ((*slot)->hash != hash || (*slot)->key_view() != key)) slot = &(*slot)->next;
   return slot;
 }
@@ -72,16 +94,15 @@ void KeyIndex::Prefetch(const std::string_view* keys, size_t count) const {
   // In chunks, about as many as a core keeps misses in flight: first every
   // bucket, then (with the buckets arriving) every chain's first entry.
   constexpr size_t kChunk = 16;
-  const uint64_t mask = buckets_.size() - 1;
-  uint64_t hashes[kChunk];
+  Node** buckets[kChunk];
   for (size_t at = 0; at < count; at += kChunk) {
     const size_t n = std::min(kChunk, count - at);
     for (size_t i = 0; i < n; ++i) {
-      hashes[i] = HashKey(keys[at + i]);
-      __builtin_prefetch(&buckets_[hashes[i] & mask]);
+      buckets[i] = Bucket(HashKey(keys[at + i]));
+      __builtin_prefetch(buckets[i]);
     }
     for (size_t i = 0; i < n; ++i)
-      if (const Node* node = buckets_[hashes[i] & mask]) {
+      if (const Node* node = *buckets[i]) {
         // The header and the key, which a lookup compares: entries of 160
         // bytes (16-byte keys, 100-byte values) start mid-line every other
         // time, and then the key lies on the next line.
@@ -93,6 +114,7 @@ void KeyIndex::Prefetch(const std::string_view* keys, size_t count) const {
 }
 
 bool KeyIndex::Set(std::string_view key, std::string_view stored) {
+  RehashStep();
   uint64_t hash = HashKey(key);
   Node** slot = Slot(key, hash);
   if (Node* n = *slot) {
@@ -116,11 +138,12 @@ bool KeyIndex::Set(std::string_view key, std::string_view stored) {
   *slot = n;
   ++size_;
   entry_bytes_ += sizeof(Node) + key.size() + stored.size();
-  if (size_ > buckets_.size()) Resize(buckets_.size() * 2);
+  if (size_ > buckets_.size() && !rehashing()) StartResize(buckets_.size() * 2);
   return true;
 }
 
 bool KeyIndex::Erase(std::string_view key) {
+  RehashStep();
   Node** slot = Slot(key, HashKey(key));
   Node* n = *slot;
   if (!n) return false;
@@ -133,56 +156,93 @@ bool KeyIndex::Erase(std::string_view key) {
 }
 
 void KeyIndex::Clear() {
-  for (Node*& head : buckets_) {
-    while (head) {
-      Node* next = head->next;
-      FreeNode(head);
-      head = next;
+  for (Table* table : {&buckets_, &rehash_to_}) {
+    for (size_t i = 0; i < table->size(); ++i) {
+      for (Node* head = (*table)[i]; head;) {
+        Node* next = head->next;
+        FreeNode(head);
+        head = next;
+      }
     }
   }
-  buckets_.assign(kMinBuckets, nullptr);
-  buckets_.shrink_to_fit();
+  buckets_.Reset(kMinBuckets);
+  rehash_to_.Reset(0);
+  rehash_next_ = 0;
   size_ = 0;
   entry_bytes_ = 0;
 }
 
 void KeyIndex::MaybeShrink() {
   // As Redis: shrink once less than a tenth of the buckets would be used.
-  if (buckets_.size() > kMinBuckets && size_ * 10 < buckets_.size()) {
+  if (!rehashing() && buckets_.size() > kMinBuckets && size_ * 10 < buckets_.size()) {
     size_t n = kMinBuckets;
     while (n < size_) n *= 2;
-    Resize(n);
+    StartResize(n);
   }
 }
 
-void KeyIndex::Resize(size_t buckets) {
-  std::vector<Node*> fresh(buckets, nullptr);
-  size_t mask = buckets - 1;
-  for (Node* head : buckets_) {
+void KeyIndex::StartResize(size_t buckets) {
+  rehash_to_.Reset(buckets);
+  rehash_next_ = 0;
+  RehashStep();
+}
+
+void KeyIndex::RehashStep() {
+  if (!rehashing()) return;
+  const size_t mask = rehash_to_.size() - 1;
+  size_t moved = 0, empty = 0;
+  while (rehash_next_ < buckets_.size() && moved < kRehashBucketsPerStep &&
+         empty < kRehashEmptyVisitsMax) {
+    Node*& head = buckets_[rehash_next_++];
+    if (!head) {
+      ++empty;
+      continue;
+    }
     while (head) {
       Node* next = head->next;
-      Node*& b = fresh[head->hash & mask];
+      Node*& b = rehash_to_[head->hash & mask];
       head->next = b;
       b = head;
       head = next;
     }
+    ++moved;
   }
-  buckets_.swap(fresh);
+  if (rehash_next_ == buckets_.size()) {
+    buckets_.swap(rehash_to_);
+    rehash_to_.Reset(0);
+    rehash_next_ = 0;
+  }
 }
 
 uint64_t KeyIndex::Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys) const {
   if (size_ == 0) return 0;
-  const uint64_t mask = buckets_.size() - 1;
   size_t added = 0;
-  // Redis's dictScan: visit bucket (cursor & mask), then increment the cursor's
-  // reversed bits, so that the buckets a resize splits or merges are covered
-  // whatever the table's size at the next call.
-  do {
-    for (Node* n = buckets_[cursor & mask]; n; n = n->next) {
-      keys->emplace_back(n->key_view());
+  auto emit = [&](const Node* n) {
+    for (; n; n = n->next) {
+      keys->emplace_back(const_cast<Node*>(n)->key_view());
       ++added;
     }
-    cursor |= ~mask;
+  };
+  // Redis's dictScan: visit bucket (cursor & mask), then increment the cursor's
+  // reversed bits, so that the buckets a resize splits or merges are covered
+  // whatever the table's size at the next call. While resizing, a key is in
+  // the old table or the new one: visit the smaller table's bucket, then
+  // every bucket of the larger one that it expands to.
+  const Table* small = &buckets_;
+  const Table* large = rehashing() ? &rehash_to_ : nullptr;
+  if (large && large->size() < small->size()) std::swap(small, large);
+  const uint64_t m0 = small->size() - 1;
+  const uint64_t m1 = large ? large->size() - 1 : m0;
+  do {
+    emit((*small)[cursor & m0]);
+    if (large) {
+      do {
+        emit((*large)[cursor & m1]);
+        // Increment the bits the larger mask adds, keeping the smaller's.
+        cursor = (((cursor | m0) + 1) & ~m0) | (cursor & m0);
+      } while (cursor & (m0 ^ m1));
+    }
+    cursor |= ~m0;
     cursor = ReverseBits(cursor);
     ++cursor;
     cursor = ReverseBits(cursor);

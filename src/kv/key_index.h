@@ -5,16 +5,24 @@
 //
 // SCAN walks buckets with Redis's reverse-binary cursor, so a key present for
 // a whole scan is returned at least once even when the table grows or shrinks
-// between calls. Resizing is done at once (not incrementally as Redis does):
-// a pause proportional to the key count when the table doubles or shrinks.
+// between calls, also while it is being resized.
+//
+// Resizing is incremental, as Redis's: the new table fills a few buckets at a
+// time, on each Set and Erase, while lookups go to the old table's buckets not
+// yet moved and to the new table for the rest. Doubling at once paused the
+// applied state's thread in proportion to the key count (25 ms at 512k keys
+// here, every entry's node a cache miss): follower lag spikes under a load
+// of new keys (PERFORMANCE.md).
 //
 // Not thread-safe: owned by the applied state's thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rkv {
@@ -45,17 +53,50 @@ class KeyIndex {
   // from, 0 when done.
   uint64_t Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys) const;
   // Bytes held by entries and buckets (allocator overhead not included).
-  size_t memory_bytes() const { return entry_bytes_ + buckets_.size() * sizeof(void*); }
+  size_t memory_bytes() const {
+    return entry_bytes_ + (buckets_.size() + rehash_to_.size()) * sizeof(void*);
+  }
+  bool rehashing() const { return !rehash_to_.empty(); }
 
  private:
   struct Node;
+  // The bucket that holds (or would hold) a key of this hash.
+  Node** Bucket(uint64_t hash) const;
   Node** Slot(std::string_view key, uint64_t hash) const;
-  void Resize(size_t buckets);
+  void StartResize(size_t buckets);
+  // Moves a few of the old table's buckets into the new one.
+  void RehashStep();
   void MaybeShrink();
   static Node* NewNode(uint64_t hash, std::string_view key, std::string_view stored);
   static void FreeNode(Node* n);
 
-  std::vector<Node*> buckets_;
+  // A bucket array from calloc: a large one comes as fresh zeroed pages, so
+  // starting a resize makes no pass over it (zeroing 8 MB paused ~4 ms here).
+  class Table {
+   public:
+    Table() = default;
+    ~Table() { std::free(slots_); }
+    Table(const Table&) = delete;
+    Table& operator=(const Table&) = delete;
+    void Reset(size_t n);  // n empty buckets (0: none, nothing held)
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    Node*& operator[](size_t i) const { return slots_[i]; }
+    void swap(Table& o) {
+      std::swap(slots_, o.slots_);
+      std::swap(size_, o.size_);
+    }
+
+   private:
+    Node** slots_ = nullptr;
+    size_t size_ = 0;
+  };
+
+  Table buckets_;
+  // While resizing: the new table, and the first of buckets_ not yet moved
+  // into it (those below are empty).
+  Table rehash_to_;
+  size_t rehash_next_ = 0;
   size_t size_ = 0;
   size_t entry_bytes_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 
 #include "kv/command_codec.h"
@@ -223,6 +225,98 @@ TEST(KvStore, ABatchAppliesInOrderWithAReplyEach) {
   EXPECT_EQ(replies[8].integer, 1);
   EXPECT_EQ(s.key_count(), 2u);
   EXPECT_EQ(s.applied().index, 1u);
+}
+
+// A resize moves a few buckets per Set or Erase (no pause proportional to the
+// key count); meanwhile every operation sees the keys where they are, in the
+// old table or the new, through growth and shrinking (checked against a map).
+TEST(KeyIndex, ResizesIncrementallyAndLosesNothingMeanwhile) {
+  KeyIndex idx;
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng(7);
+  bool saw_resize = false;
+  size_t longest_resize = 0, current = 0;
+  auto check_some = [&] {
+    for (int i = 0; i < 20; ++i) {
+      std::string k = "k" + std::to_string(rng() % 40000);
+      std::string_view v;
+      auto it = model.find(k);
+      ASSERT_EQ(idx.Find(k, &v), it != model.end()) << k;
+      if (it != model.end()) {
+        ASSERT_EQ(v, it->second) << k;
+      }
+    }
+  };
+  // Grow to 30000 keys, then erase down to a few hundred, then grow again.
+  for (int phase = 0; phase < 3; ++phase) {
+    for (int i = 0; i < 60000; ++i) {
+      std::string k = "k" + std::to_string(rng() % 40000);
+      if (phase == 1) {
+        EXPECT_EQ(idx.Erase(k), model.erase(k) == 1) << k;
+      } else {
+        std::string v = "v" + std::to_string(i);
+        EXPECT_EQ(idx.Set(k, v), !model.count(k)) << k;
+        model[k] = v;
+      }
+      ASSERT_EQ(idx.size(), model.size());
+      if (idx.rehashing()) {
+        saw_resize = true;
+        longest_resize = std::max(longest_resize, ++current);
+      } else {
+        current = 0;
+      }
+      if (i % 97 == 0) check_some();
+    }
+  }
+  EXPECT_TRUE(saw_resize);
+  EXPECT_GT(longest_resize, 1000u) << "a resize of thousands of keys was done at once";
+  for (const auto& [k, v] : model) {
+    std::string_view got;
+    ASSERT_TRUE(idx.Find(k, &got)) << k;
+    ASSERT_EQ(got, v);
+  }
+  std::vector<std::string_view> views;
+  for (const auto& kv : model) views.push_back(kv.first);
+  idx.Prefetch(views.data(), views.size());  // through both tables, if resizing
+  idx.Clear();
+  EXPECT_EQ(idx.size(), 0u);
+  EXPECT_FALSE(idx.rehashing());
+}
+
+// SCAN's promise while a resize is under way: each call is followed by a few
+// writes, so most calls find the table between two sizes.
+TEST(KeyIndex, ScanReturnsEveryStableKeyWhileResizing) {
+  for (bool grow : {true, false}) {
+    KeyIndex idx;
+    std::set<std::string> stable;
+    for (int i = 0; i < 3000; ++i) {
+      std::string k = "stable" + std::to_string(i);
+      idx.Set(k, "v");
+      stable.insert(k);
+    }
+    if (!grow)
+      for (int i = 0; i < 60000; ++i) idx.Set("churn" + std::to_string(i), "v");
+    std::set<std::string> seen;
+    uint64_t cursor = 0;
+    int calls = 0, during_resize = 0, churn = 0;
+    do {
+      std::vector<std::string> keys;
+      during_resize += idx.rehashing();
+      cursor = idx.Scan(cursor, 5, &keys);
+      seen.insert(keys.begin(), keys.end());
+      // 60000 keys added or removed, 40 after each call, then a still table.
+      for (int i = 0; i < 40 && churn < 60000; ++i, ++churn) {
+        if (grow)
+          idx.Set("churn" + std::to_string(churn), "v");
+        else
+          idx.Erase("churn" + std::to_string(churn));
+      }
+    } while (cursor != 0 && ++calls < 100000);
+    ASSERT_EQ(cursor, 0u) << "the scan did not finish";
+    EXPECT_GT(during_resize, 10) << (grow ? "grow" : "shrink");
+    for (const std::string& k : stable)
+      ASSERT_TRUE(seen.count(k)) << k << (grow ? " grow" : " shrink");
+  }
 }
 
 // Redis's SCAN promise: a key present for the whole scan is returned at least
