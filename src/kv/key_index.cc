@@ -57,7 +57,7 @@ void KeyIndex::Table::Reset(size_t n) {
 
 KeyIndex::KeyIndex() { buckets_.Reset(kMinBuckets); }
 
-KeyIndex::~KeyIndex() { Clear(); }
+KeyIndex::~KeyIndex() { FreeNodes(); }  // the tables free their arrays
 
 KeyIndex::Node* KeyIndex::NewNode(uint64_t hash, std::string_view key, std::string_view stored) {
   void* mem = ::operator new(sizeof(Node) + key.size() + stored.size());
@@ -158,7 +158,7 @@ bool KeyIndex::Erase(std::string_view key) {
   return true;
 }
 
-void KeyIndex::Clear() {
+void KeyIndex::FreeNodes() {
   for (Table* table : {&buckets_, &rehash_to_}) {
     for (size_t i = 0; i < table->size(); ++i) {
       for (Node* head = (*table)[i]; head;) {
@@ -166,9 +166,16 @@ void KeyIndex::Clear() {
         FreeNode(head);
         head = next;
       }
+      (*table)[i] = nullptr;
     }
   }
-  buckets_.Reset(kMinBuckets);
+}
+
+void KeyIndex::Clear() {
+  Table fresh;
+  fresh.Reset(kMinBuckets);  // may throw: nothing has changed yet
+  FreeNodes();
+  buckets_.swap(fresh);
   rehash_to_.Reset(0);
   rehash_next_ = 0;
   size_ = 0;
@@ -242,19 +249,23 @@ uint64_t KeyIndex::Scan(uint64_t cursor, size_t count, std::vector<std::string>*
   if (large && large->size() < small->size()) std::swap(small, large);
   const uint64_t m0 = small->size() - 1;
   const uint64_t m1 = large ? large->size() - 1 : m0;
+  // The reverse-binary increment of the cursor's bits under `mask`.
+  auto next = [](uint64_t c, uint64_t mask) { return ReverseBits(ReverseBits(c | ~mask) + 1); };
   do {
     emit((*small)[cursor & m0]);
-    if (large) {
-      do {
-        emit((*large)[cursor & m1]);
-        // Increment the bits the larger mask adds, keeping the smaller's.
-        cursor = (((cursor | m0) + 1) & ~m0) | (cursor & m0);
-      } while (cursor & (m0 ^ m1));
+    if (!large) {
+      cursor = next(cursor, m0);
+      continue;
     }
-    cursor |= ~m0;
-    cursor = ReverseBits(cursor);
-    ++cursor;
-    cursor = ReverseBits(cursor);
+    // The larger mask's extra bits are its top bits, which the reverse-binary
+    // increment steps first; once they wrap, the carry steps the smaller
+    // mask's bits. A cursor from a scan of the larger table (before a shrink)
+    // may start with extra bits set: it goes on from there, in the same order
+    // (a plain binary count of the extra bits skipped some: Redis #4906).
+    do {
+      emit((*large)[cursor & m1]);
+      cursor = next(cursor, m1);
+    } while (cursor & (m0 ^ m1));
   } while (cursor != 0 && added < count);
   return cursor;
 }

@@ -67,6 +67,7 @@ class KeyIndex {
   // Moves a few of the old table's buckets into the new one.
   void RehashStep();
   void MaybeShrink();
+  void FreeNodes();  // of both tables, leaving their buckets empty
   static Node* NewNode(uint64_t hash, std::string_view key, std::string_view stored);
   static void FreeNode(Node* n);
 
