@@ -1,5 +1,7 @@
 #include "node/replica.h"
 
+#include <algorithm>
+
 #include "core/assert.h"
 #include "core/encoding.h"
 #include "core/stored_value.h"
@@ -245,13 +247,25 @@ void Replica::Process(Ready rd) {
     // The held writes of the undone entries and the undo's own writes leave
     // the state at the rollback's position, so they go to the engine as one
     // batch at that position. Kept apart, a held batch "at index i" would be
-    // written once a different entry at i commits (sim async seed 48).
+    // written once a different entry at i commits (sim async seed 48). The
+    // kept entries' batches stay as they are (each speculative entry has its
+    // own), so the engine can still stop at a commit below the position.
+    const uint64_t to = rd.rollback_to->index;
+    auto undone_from = std::find_if(held_writes_.begin(), held_writes_.end(),
+                                    [to](const HeldWrites& h) { return h.applied_index > to; });
     HeldWrites undone;
-    for (HeldWrites& h : held_writes_) undone.batch.Append(std::move(h.batch));
-    held_writes_.clear();
+    for (auto it = undone_from; it != held_writes_.end(); ++it) {
+      undone.batch.Append(std::move(it->batch));
+      undone.seq = std::max(undone.seq, it->seq);
+    }
+    held_writes_.erase(undone_from, held_writes_.end());
     WriteBatch undo;
-    if (store_.TakeWrites(&undo, &undone.seq)) undone.batch.Append(std::move(undo));
-    undone.applied_index = rd.rollback_to->index;
+    uint64_t undo_seq = 0;
+    if (store_.TakeWrites(&undo, &undo_seq)) {
+      undone.batch.Append(std::move(undo));
+      undone.seq = std::max(undone.seq, undo_seq);
+    }
+    undone.applied_index = to;
     if (!undone.batch.empty()) held_writes_.push_back(std::move(undone));
   }
 
@@ -335,7 +349,11 @@ void Replica::Apply(ApplyItem& item) {
                       ": entries are applied in order, once";
     RKV_ASSERT_MSG(false, why.c_str());
   }
-  if (item.speculative) store_.BeginUndo();
+  std::optional<std::string> prior_membership;
+  if (item.speculative) {
+    store_.BeginUndo();
+    if (e.kind == EntryKind::kConfig) prior_membership = store_.membership();
+  }
   ApplyEntry(&store_, e, &replies_scratch_);
   if (item.speculative) {
     UndoRecord u;
@@ -345,6 +363,7 @@ void Replica::Apply(ApplyItem& item) {
     u.request_id = e.request_id;
     u.data = e.data;
     u.items = store_.EndUndo();
+    u.prior_membership = std::move(prior_membership);
     // Kept in memory only: the engine never holds this entry's state before
     // it is majority-committed (FlushStoreWrites), so a crash needs no undo.
     undo_.emplace_hint(undo_.end(), e.index, std::move(u));
@@ -399,6 +418,8 @@ void Replica::RollBack(const std::optional<LogPosition>& to, const std::vector<E
           after.emplace_back(std::nullopt);
       }
       for (size_t i = u.items.size(); i-- > 0;) store_.Restore(u.items[i]);
+      // The membership goes back too: a snapshot of this state carries it.
+      if (u.prior_membership) store_.SetMembership(*u.prior_membership);
       if (!DecodeCommands(u.data, &commands)) commands.clear();
       for (size_t i = u.items.size(); i-- > 0;)
         undone.push_back({u.items[i].key, after[i], CommandFor(commands, u.items[i].key), true,

@@ -130,6 +130,8 @@ class Replica {
     uint64_t request_id = 0;
     std::string data;  // the entry's commands
     std::vector<KvStore::UndoItem> items;
+    // A config entry: the membership the store held before it.
+    std::optional<std::string> prior_membership;
   };
   // The state's writes since the previous batch, waiting for the majority
   // commit to reach the position they leave the state at.

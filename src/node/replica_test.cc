@@ -257,5 +257,102 @@ TEST(Replica, TheEngineReachesACommitThatStopsInsideOneTurnsApply) {
   EXPECT_EQ(view.payload, "v2");
 }
 
+namespace {
+
+Entry SetEntry(uint64_t index, const std::string& value) {
+  Entry e;
+  e.term = 1;
+  e.index = index;
+  EncodeCommand({"SET", "k", value}, &e.data);
+  return e;
+}
+
+// The engine's state index and k's value there.
+std::pair<uint64_t, std::string> EngineState(MemoryEngine* engine) {
+  KvStore on_disk(engine);
+  EXPECT_TRUE(on_disk.Load().ok());
+  std::string v;
+  StoredValueView view;
+  if (!on_disk.Get("k", &v) || !DecodeStoredValue(v, &view)) return {on_disk.applied().index, ""};
+  return {on_disk.applied().index, std::string(view.payload)};
+}
+
+}  // namespace
+
+// A rollback puts the undone entries' held writes and the undo's own into one
+// batch at the rollback's position; the kept speculative entries' batches stay
+// apart, so a commit that stops below that position still reaches the engine
+// (merged, the engine stayed below the commit, where a compacted log could not
+// resume after a snapshot of it: review of the seed 900168 fix).
+TEST(Replica, ARollbackKeepsTheKeptEntriesWritesApart) {
+  MemoryEngine engine(/*track_unsynced=*/false);
+  FakeHost host(&engine);
+  std::deque<Ready> script;
+  auto r = Replica::Open(&host, &engine,
+                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
+  ASSERT_TRUE(r.ok());
+  Replica& replica = *r.value();
+  Ready turn;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    turn.append.push_back(SetEntry(i, "v" + std::to_string(i)));
+    turn.apply.push_back(ApplyItem{turn.append.back(), 0, /*speculative=*/true});
+  }
+  script.push_back(std::move(turn));
+  Ready rollback;  // entry 3 diverged from the new leader's log
+  rollback.rollback_to = LogPosition{1, 2};
+  rollback.truncate_from = 3;
+  rollback.discarded.push_back(SetEntry(3, "v3"));
+  rollback.committed = 1;
+  script.push_back(std::move(rollback));
+  replica.Tick(1);
+  host.CompleteAll();
+  ASSERT_EQ(replica.store().applied().index, 2u);
+  EXPECT_EQ(EngineState(&engine), std::make_pair(uint64_t{1}, std::string("v1")));
+  Ready commit;
+  commit.committed = 2;
+  script.push_back(std::move(commit));
+  replica.Tick(2);
+  host.CompleteAll();
+  EXPECT_EQ(EngineState(&engine), std::make_pair(uint64_t{2}, std::string("v2")));
+  ASSERT_EQ(host.rollbacks.size(), 1u);
+}
+
+// A config entry applied speculatively and rolled back leaves the membership
+// it replaced: the store's membership (and the engine's copy, which a snapshot
+// and a restart read) must not keep a config that was never committed.
+TEST(Replica, ARolledBackConfigEntryPutsTheMembershipBack) {
+  MemoryEngine engine(/*track_unsynced=*/false);
+  FakeHost host(&engine);
+  std::deque<Ready> script;
+  auto r = Replica::Open(&host, &engine,
+                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
+  ASSERT_TRUE(r.ok());
+  Replica& replica = *r.value();
+  Ready turn;
+  for (uint64_t i = 1; i <= 2; ++i) {
+    Entry e;
+    e.term = 1;
+    e.index = i;
+    e.kind = EntryKind::kConfig;
+    e.data = "members-" + std::to_string(i);
+    turn.append.push_back(e);
+    turn.apply.push_back(ApplyItem{e, 0, /*speculative=*/i == 2});
+  }
+  turn.committed = 1;
+  script.push_back(std::move(turn));
+  Ready rollback;
+  rollback.rollback_to = LogPosition{1, 1};
+  rollback.truncate_from = 2;
+  rollback.discarded.push_back(script.front().append.back());
+  script.push_back(std::move(rollback));
+  replica.Tick(1);
+  host.CompleteAll();
+  EXPECT_EQ(replica.store().membership(), "members-1");
+  KvStore on_disk(&engine);
+  ASSERT_TRUE(on_disk.Load().ok());
+  EXPECT_EQ(on_disk.applied().index, 1u);
+  EXPECT_EQ(on_disk.membership(), "members-1");
+}
+
 }  // namespace
 }  // namespace rkv
