@@ -336,26 +336,9 @@ void Replica::Process(Ready rd) {
     host_->OnOutcome(f.request_id, std::move(o));
   }
   if (rd.membership) host_->OnMembership(*rd.membership);
+  for (NodeId to : rd.send_snapshot_to)
+    host_->SendSnapshot(to, status().term, engine_->PinSnapshot());
   FlushStoreWrites(rd.compact_to);
-  // A snapshot is the engine's state, pinned on the storage thread behind
-  // every write submitted so far: the state up to the commit
-  // (FlushStoreWrites), where the leader's compacted log resumes. Pinned here
-  // on the loop, it missed the writes still queued, and its follower could
-  // need another one at once.
-  for (NodeId to : rd.send_snapshot_to) {
-    auto pin = std::make_shared<std::shared_ptr<const void>>();
-    const uint64_t term = status().term;
-    host_->SubmitTask(
-        [engine = engine_, pin] {
-          *pin = engine->PinSnapshot();
-          return Status::Ok();
-        },
-        [this, to, term, pin](const Status&) {
-          // Deposed meanwhile: the core no longer waits for this snapshot.
-          if (core_->role() != Role::kLeader || status().term != term) return;
-          host_->SendSnapshot(to, term, std::move(*pin));
-        });
-  }
 }
 
 void Replica::Apply(ApplyItem& item) {
