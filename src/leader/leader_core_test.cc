@@ -429,11 +429,8 @@ TEST(LeaderCoreDatadriven, Scripts) {
   EXPECT_GT(files, 5);
 }
 
-// Appends sent after a heartbeat are not lost because the heartbeat's
-// response does not cover them: the leader must not send the follower back to
-// probing and then re-send its whole window (it once did on every heartbeat
-// under load: callgrind, acks=async, 50 clients, each entry encoded ~6 times).
-TEST(LeaderCore, HeartbeatResponseDoesNotResendInflightAppends) {
+// Three fresh cores, voters 1, 2 and 3, each its own seed.
+std::map<NodeId, std::unique_ptr<LeaderCore>> ThreeVoters() {
   std::map<NodeId, std::unique_ptr<LeaderCore>> cores;
   for (NodeId id = 1; id <= 3; ++id) {
     LeaderOptions o;
@@ -442,6 +439,15 @@ TEST(LeaderCore, HeartbeatResponseDoesNotResendInflightAppends) {
     o.seed = id;
     cores[id] = std::make_unique<LeaderCore>(o, CoreRecovery{});
   }
+  return cores;
+}
+
+// Appends sent after a heartbeat are not lost because the heartbeat's
+// response does not cover them: the leader must not send the follower back to
+// probing and then re-send its whole window (it once did on every heartbeat
+// under load: callgrind, acks=async, 50 clients, each entry encoded ~6 times).
+TEST(LeaderCore, HeartbeatResponseDoesNotResendInflightAppends) {
+  std::map<NodeId, std::unique_ptr<LeaderCore>> cores = ThreeVoters();
   uint64_t now = 1;
   std::deque<Message> net;
   std::map<uint64_t, int> sent_to_2;  // entry index -> times sent to node 2
@@ -513,14 +519,7 @@ TEST(LeaderCore, HeartbeatResponseDoesNotResendInflightAppends) {
 // then overlap: one-client p50 ~480 -> ~700 us without it); and a second
 // write's append goes out while the first is still unacknowledged (pipelining).
 TEST(LeaderCore, AppendsGoOutWithTheLeadersOwnWriteAndPipeline) {
-  std::map<NodeId, std::unique_ptr<LeaderCore>> cores;
-  for (NodeId id = 1; id <= 3; ++id) {
-    LeaderOptions o;
-    o.id = id;
-    o.voters = {1, 2, 3};
-    o.seed = id;
-    cores[id] = std::make_unique<LeaderCore>(o, CoreRecovery{});
-  }
+  std::map<NodeId, std::unique_ptr<LeaderCore>> cores = ThreeVoters();
   std::deque<Message> net;
   auto take = [&](NodeId id) {
     while (cores[id]->HasReady()) {

@@ -217,45 +217,20 @@ class ScriptedCore : public ReplicaCore {
   std::deque<Ready>* script_;
 };
 
-// Under async a leader applies entries before the majority commits them; the
-// engine holds committed state only, and a snapshot is the engine's state.
-// When the commit stops inside what one turn applied, the engine must still
-// reach the commit: the leader's log may be compacted up to it, and a
-// snapshot below it would leave a follower a gap it can only fill with
-// another snapshot of the same state (async, membership, seed 900168).
-TEST(Replica, TheEngineReachesACommitThatStopsInsideOneTurnsApply) {
-  MemoryEngine engine(/*track_unsynced=*/false);
-  FakeHost host(&engine);
-  std::deque<Ready> script;
-  auto r = Replica::Open(&host, &engine,
-                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
-  ASSERT_TRUE(r.ok());
-  Replica& replica = *r.value();
-  Ready turn;
-  for (uint64_t i = 1; i <= 3; ++i) {
-    Entry e;
-    e.term = 1;
-    e.index = i;
-    EncodeCommand({"SET", "k", "v" + std::to_string(i)}, &e.data);
-    turn.append.push_back(e);
-    turn.apply.push_back(ApplyItem{e, 0, /*speculative=*/true});
+// A replica over a scripted core, a memory engine and a host whose writes
+// complete when the test says so.
+struct ScriptedReplica {
+  ScriptedReplica() {
+    auto r = Replica::Open(&host, &engine,
+                           [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
+    EXPECT_TRUE(r.ok());
+    if (r.ok()) replica = std::move(r.value());
   }
-  script.push_back(std::move(turn));
-  Ready commit;
-  commit.committed = 2;
-  script.push_back(std::move(commit));
-  replica.Tick(1);  // the driver takes both turns
-  host.CompleteAll();
-  ASSERT_EQ(replica.store().applied().index, 3u);
-  KvStore on_disk(&engine);
-  ASSERT_TRUE(on_disk.Load().ok());
-  EXPECT_EQ(on_disk.applied().index, 2u) << "the engine's state is not at the commit";
-  std::string v;
-  ASSERT_TRUE(on_disk.Get("k", &v));
-  StoredValueView view;
-  ASSERT_TRUE(DecodeStoredValue(v, &view));
-  EXPECT_EQ(view.payload, "v2");
-}
+  MemoryEngine engine{/*track_unsynced=*/false};
+  FakeHost host{&engine};
+  std::deque<Ready> script;
+  std::unique_ptr<Replica> replica;
+};
 
 namespace {
 
@@ -277,7 +252,37 @@ std::pair<uint64_t, std::string> EngineState(MemoryEngine* engine) {
   return {on_disk.applied().index, std::string(view.payload)};
 }
 
+// One turn that appends and applies SET k v1, v2, v3 (entries 1-3), none
+// of them committed yet.
+Ready ThreeSpeculativeSets() {
+  Ready turn;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    turn.append.push_back(SetEntry(i, "v" + std::to_string(i)));
+    turn.apply.push_back(ApplyItem{turn.append.back(), 0, /*speculative=*/true});
+  }
+  return turn;
+}
+
 }  // namespace
+
+// Under async a leader applies entries before the majority commits them; the
+// engine holds committed state only, and a snapshot is the engine's state.
+// When the commit stops inside what one turn applied, the engine must still
+// reach the commit: the leader's log may be compacted up to it, and a
+// snapshot below it would leave a follower a gap it can only fill with
+// another snapshot of the same state (async, membership, seed 900168).
+TEST(Replica, TheEngineReachesACommitThatStopsInsideOneTurnsApply) {
+  ScriptedReplica t;
+  t.script.push_back(ThreeSpeculativeSets());
+  Ready commit;
+  commit.committed = 2;
+  t.script.push_back(std::move(commit));
+  t.replica->Tick(1);  // the driver takes both turns
+  t.host.CompleteAll();
+  ASSERT_EQ(t.replica->store().applied().index, 3u);
+  EXPECT_EQ(EngineState(&t.engine), std::make_pair(uint64_t{2}, std::string("v2")))
+      << "the engine's state is not at the commit";
+}
 
 // A rollback puts the undone entries' held writes and the undo's own into one
 // batch at the rollback's position; the kept speculative entries' batches stay
@@ -285,49 +290,32 @@ std::pair<uint64_t, std::string> EngineState(MemoryEngine* engine) {
 // (merged, the engine stayed below the commit, where a compacted log could not
 // resume after a snapshot of it: review of the seed 900168 fix).
 TEST(Replica, ARollbackKeepsTheKeptEntriesWritesApart) {
-  MemoryEngine engine(/*track_unsynced=*/false);
-  FakeHost host(&engine);
-  std::deque<Ready> script;
-  auto r = Replica::Open(&host, &engine,
-                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
-  ASSERT_TRUE(r.ok());
-  Replica& replica = *r.value();
-  Ready turn;
-  for (uint64_t i = 1; i <= 3; ++i) {
-    turn.append.push_back(SetEntry(i, "v" + std::to_string(i)));
-    turn.apply.push_back(ApplyItem{turn.append.back(), 0, /*speculative=*/true});
-  }
-  script.push_back(std::move(turn));
+  ScriptedReplica t;
+  t.script.push_back(ThreeSpeculativeSets());
   Ready rollback;  // entry 3 diverged from the new leader's log
   rollback.rollback_to = LogPosition{1, 2};
   rollback.truncate_from = 3;
   rollback.discarded.push_back(SetEntry(3, "v3"));
   rollback.committed = 1;
-  script.push_back(std::move(rollback));
-  replica.Tick(1);
-  host.CompleteAll();
-  ASSERT_EQ(replica.store().applied().index, 2u);
-  EXPECT_EQ(EngineState(&engine), std::make_pair(uint64_t{1}, std::string("v1")));
+  t.script.push_back(std::move(rollback));
+  t.replica->Tick(1);
+  t.host.CompleteAll();
+  ASSERT_EQ(t.replica->store().applied().index, 2u);
+  EXPECT_EQ(EngineState(&t.engine), std::make_pair(uint64_t{1}, std::string("v1")));
   Ready commit;
   commit.committed = 2;
-  script.push_back(std::move(commit));
-  replica.Tick(2);
-  host.CompleteAll();
-  EXPECT_EQ(EngineState(&engine), std::make_pair(uint64_t{2}, std::string("v2")));
-  ASSERT_EQ(host.rollbacks.size(), 1u);
+  t.script.push_back(std::move(commit));
+  t.replica->Tick(2);
+  t.host.CompleteAll();
+  EXPECT_EQ(EngineState(&t.engine), std::make_pair(uint64_t{2}, std::string("v2")));
+  ASSERT_EQ(t.host.rollbacks.size(), 1u);
 }
 
 // A config entry applied speculatively and rolled back leaves the membership
 // it replaced: the store's membership (and the engine's copy, which a snapshot
 // and a restart read) must not keep a config that was never committed.
 TEST(Replica, ARolledBackConfigEntryPutsTheMembershipBack) {
-  MemoryEngine engine(/*track_unsynced=*/false);
-  FakeHost host(&engine);
-  std::deque<Ready> script;
-  auto r = Replica::Open(&host, &engine,
-                         [&](CoreRecovery) { return std::make_unique<ScriptedCore>(&script); });
-  ASSERT_TRUE(r.ok());
-  Replica& replica = *r.value();
+  ScriptedReplica t;
   Ready turn;
   for (uint64_t i = 1; i <= 2; ++i) {
     Entry e;
@@ -339,16 +327,16 @@ TEST(Replica, ARolledBackConfigEntryPutsTheMembershipBack) {
     turn.apply.push_back(ApplyItem{e, 0, /*speculative=*/i == 2});
   }
   turn.committed = 1;
-  script.push_back(std::move(turn));
+  t.script.push_back(std::move(turn));
   Ready rollback;
   rollback.rollback_to = LogPosition{1, 1};
   rollback.truncate_from = 2;
-  rollback.discarded.push_back(script.front().append.back());
-  script.push_back(std::move(rollback));
-  replica.Tick(1);
-  host.CompleteAll();
-  EXPECT_EQ(replica.store().membership(), "members-1");
-  KvStore on_disk(&engine);
+  rollback.discarded.push_back(t.script.front().append.back());
+  t.script.push_back(std::move(rollback));
+  t.replica->Tick(1);
+  t.host.CompleteAll();
+  EXPECT_EQ(t.replica->store().membership(), "members-1");
+  KvStore on_disk(&t.engine);
   ASSERT_TRUE(on_disk.Load().ok());
   EXPECT_EQ(on_disk.applied().index, 1u);
   EXPECT_EQ(on_disk.membership(), "members-1");
