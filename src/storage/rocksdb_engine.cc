@@ -119,7 +119,7 @@ class RocksDbEngine final : public Engine {
     // log files are the sync point). Left to the kernel, its dirty pages went
     // out in bursts that the next log sync queued behind: follower lag p99
     // 21-41 ms under a pipelined load of new keys, 15-21 ms with the log
-    // started out every megabyte (PERFORMANCE.md). Same for throughput.
+    // started out every megabyte (PERFORMANCE.md); throughput unchanged.
     options.wal_bytes_per_sync = 1 << 20;
     // The write-ahead log is the only sync point: group commit syncs it once
     // for every batch that arrived while the previous sync ran.
