@@ -224,6 +224,9 @@ void LeaderCore::Tick(uint64_t now_ns) {
       for (auto& [id, pr] : progress_) SendAppends(id);
   } else if (now_ >= election_deadline_ && IsVoter(o_.id)) {
     Campaign();
+  } else if (now_ >= election_deadline_ && RemovedWithUnsettledLog()) {
+    ResetElectionTimer();
+    AskForTheLogAsRemoved();
   } else if (role_ == Role::kCandidate && now_ >= vote_retry_at_) {
     // Ask again the voters that have not answered: a request may be lost, or
     // ignored by a voter whose lease on the old leader had not run out yet.
@@ -1103,6 +1106,7 @@ CoreStatus LeaderCore::GetStatus() const {
   s.applied_index = applied_;
   s.membership = config_.Encode();
   s.log_first_index = log_.first_index();
+  s.removed_awaiting_log = RemovedWithUnsettledLog();
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : progress_) {
       if (!config_.IsMember(id)) continue;  // departing

@@ -135,6 +135,8 @@ class LeaderCore final : public ReplicaCore {
   void RemoveMember(const Request& r);
   void NoteNonMemberCandidate(const Message& m);
   void AddDeparting(NodeId id);
+  bool RemovedWithUnsettledLog() const;
+  void AskForTheLogAsRemoved();
 
   // compaction and snapshots (leader_snapshot.cc)
   void MaybeCompact();

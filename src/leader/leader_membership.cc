@@ -100,6 +100,30 @@ void LeaderCore::NoteNonMemberCandidate(const Message& m) {
   }
 }
 
+bool LeaderCore::RemovedWithUnsettledLog() const {
+  // Removed (its own log says so), with entries it does not know to be
+  // committed and has not matched against a leader's log since: as a leader
+  // under async it may have acknowledged some, and only the cluster knows
+  // whether they survived. Nobody sends to a removed node, so it asks.
+  return !config_.IsMember(o_.id) && commit_ < log_.last_index() && matched_ < log_.last_index();
+}
+
+void LeaderCore::AskForTheLogAsRemoved() {
+  // A pre-vote, as from a removed node that still campaigns: the leader (or a
+  // member, which forwards it) answers with the log through the removal, so
+  // the entries it lacks are rolled back here and recorded. This node does
+  // not campaign: it is not a voter, whatever the answers.
+  for (NodeId v : config_.Voters()) {
+    Message m;
+    m.type = MsgType::kPreVote;
+    m.to = v;
+    m.term = term_ + 1;
+    m.log_term = log_.last_term();
+    m.index = log_.last_index();
+    Send(std::move(m));
+  }
+}
+
 void LeaderCore::AddDeparting(NodeId id) {
   if (role_ != Role::kLeader || id == o_.id || config_.IsMember(id) || progress_.count(id)) return;
   Progress pr(log_.last_index() + 1, o_.inflight_appends_max);

@@ -989,6 +989,26 @@ bool Simulation::Converged() {
     if (!digest.empty() && d != digest) return false;
     digest = d;
   }
+  // A node outside the membership may still hold entries the cluster
+  // replaced from a term it led: under async, writes it acknowledged. It is
+  // settled once it has rolled them back (and recorded them); until then such
+  // a loss would look silent. (Entries of other leaders' terms are theirs to
+  // record.)
+  std::vector<int> members = Members();
+  for (auto& n : nodes_) {
+    LeaderCore* c = n->core();
+    if (!c || std::find(members.begin(), members.end(), n->id) != members.end()) continue;
+    const RaftLog& log = c->log();
+    for (uint64_t i = std::max(c->commit() + 1, log.first_index()); i <= log.last_index(); ++i) {
+      auto led = leader_of_term_.find(log.term(i));
+      if (led == leader_of_term_.end() || led->second != n->id) continue;
+      auto committed = committed_term_.find(i);
+      bool matches = leader->log().has(i)
+                         ? leader->log().term(i) == log.term(i)
+                         : committed != committed_term_.end() && committed->second == log.term(i);
+      if (!matches) return false;
+    }
+  }
   return true;
 }
 

@@ -393,6 +393,26 @@ TEST(Sim, ARemovedLeaderRollsBackWhatItAcknowledged) {
   EXPECT_EQ(r.checks[0].counts.at("lost"), r.checks[0].counts.at("recorded"));
 }
 
+TEST(Sim, ARemovedNodeThatKnowsItIsOutAsksForTheLog) {
+  // Seeds that once failed: under async a leader removed itself (or learned
+  // of its removal), was cut off, and acknowledged writes alone; the others
+  // committed the removal and replaced those entries. Knowing it was no
+  // longer a member, it never campaigned, so nobody told it: the writes were
+  // lost silently (seeds 903574, 900504, 900691). It now asks the leader for
+  // the log while it holds entries it cannot tell are committed. Seed 901497
+  // also needs the run to wait until such a node has settled (it would have
+  // recorded its loss 1.6 virtual seconds after the members converged).
+  for (uint64_t seed : {903574, 900504, 900691, 901497}) {
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.membership = true;
+    c.seed = seed;
+    SimResult r = RunSimulation(c);
+    EXPECT_TRUE(r.ok) << ReproduceCommand(c) << "\n  " << r.verdict;
+    EXPECT_EQ(r.checks[0].counts.at("lost"), r.checks[0].counts.at("recorded"))
+        << ReproduceCommand(c);
+  }
+}
+
 TEST(Sim, CompactionAndSnapshotsHappen) {
   // Every run compacts its log (small bounds in the simulator), so followers
   // that fall behind get snapshots: make sure that path is really exercised.
