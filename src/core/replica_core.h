@@ -202,6 +202,9 @@ struct CoreStatus {
   std::vector<FollowerStatus> followers;  // on a leader
   std::string membership;                 // encoded, as this node knows it
   uint64_t log_first_index = 0;           // entries before it were compacted
+  // Removed, and asking the members for the log: it holds entries it cannot
+  // tell are committed (under async, perhaps writes it acknowledged).
+  bool removed_awaiting_log = false;
 };
 
 // What a core is started from: everything it persisted before a restart.

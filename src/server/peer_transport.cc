@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/encoding.h"
 
@@ -14,6 +15,14 @@ namespace {
 constexpr size_t kLinkBacklogBytesMax = 64u << 20;  // unsent bytes before a link drops messages
 constexpr uint64_t kReconnectMinMs = 20;
 constexpr uint64_t kReconnectMaxMs = 1000;
+// A link to a node outside the membership closes after this long unused.
+constexpr uint64_t kDepartedLinkIdleMs = 30000;
+
+uint64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 asio::ip::address Resolve(asio::io_context& io, const HostPort& hp, asio::error_code& ec) {
   auto address = asio::ip::make_address(hp.host, ec);
@@ -36,7 +45,8 @@ struct PeerTransport::OutLink {
   bool connecting = false;
   bool writing = false;
   bool flush_scheduled = false;
-  bool closed = false;  // no longer a member
+  bool closed = false;        // no longer a member (or a non-member nobody sends to)
+  uint64_t last_send_ms = 0;  // links to non-members: closed when idle
   uint64_t backoff_ms = kReconnectMinMs;
   std::vector<Message> queue;  // to encode at the next flush
   std::string writing_buf;     // being written
@@ -127,11 +137,12 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     if (!join_only_) {
       t_->resp_addresses_[from_] = h.resp_address;
+      if (auto hp = ParseHostPort(h.peer_address); hp.ok()) t_->peer_addresses_[from_] = *hp;
       // A member we have no link to yet (we are joining and know no members):
       // dial it back, so we can answer.
       if (!t_->links_.count(from_) && !h.peer_address.empty()) {
         auto hp = ParseHostPort(h.peer_address);
-        if (hp.ok()) t_->AddLink(from_, *hp);
+        if (hp.ok()) t_->AddLink(from_, *hp, t_->members_.empty() || t_->members_.count(from_));
       }
     }
     return true;
@@ -236,9 +247,12 @@ void PeerTransport::Stop() {
 }
 
 void PeerTransport::SetMembers(const std::map<NodeId, HostPort>& members) {
+  members_.clear();
+  for (const auto& [id, addr] : members) members_.insert(id);
   for (auto it = links_.begin(); it != links_.end();) {
     auto m = members.find(it->first);
     if (m != members.end() && m->second.ToString() == it->second->address.ToString()) {
+      it->second->stats.member = true;
       ++it;
       continue;
     }
@@ -255,10 +269,12 @@ void PeerTransport::SetMembers(const std::map<NodeId, HostPort>& members) {
     if (id != self_.node_id && !links_.count(id)) AddLink(id, addr);
 }
 
-void PeerTransport::AddLink(NodeId id, const HostPort& addr) {
+void PeerTransport::AddLink(NodeId id, const HostPort& addr, bool member) {
   auto link = std::make_shared<OutLink>(io_, id, addr);
   link->stats.id = id;
   link->stats.address = addr.ToString();
+  link->stats.member = member;
+  link->last_send_ms = SteadyMs();
   links_.emplace(id, link);
   if (acceptor_.is_open()) Connect(link);
 }
@@ -320,6 +336,13 @@ void PeerTransport::Connect(const std::shared_ptr<OutLink>& link) {
 
 void PeerTransport::ScheduleReconnect(const std::shared_ptr<OutLink>& link) {
   if (stopped_ || link->closed) return;
+  if (!link->stats.member && SteadyMs() > link->last_send_ms + kDepartedLinkIdleMs) {
+    // Nobody has sent to this non-member for a while: stop dialling it.
+    link->closed = true;
+    auto it = links_.find(link->id);
+    if (it != links_.end() && it->second == link) links_.erase(it);
+    return;
+  }
   link->timer.expires_after(std::chrono::milliseconds(link->backoff_ms));
   link->backoff_ms = std::min(link->backoff_ms * 2, kReconnectMaxMs);
   link->timer.async_wait([this, link](const asio::error_code& ec) {
@@ -328,9 +351,18 @@ void PeerTransport::ScheduleReconnect(const std::shared_ptr<OutLink>& link) {
 }
 
 void PeerTransport::Send(Message m) {
+  if (stopped_) return;
   auto it = links_.find(m.to);
-  if (it == links_.end() || stopped_) return;
+  if (it == links_.end()) {
+    // Not a member: a removed node the leader tells the log. Dial the
+    // address its hello gave; this message is lost (the core retries).
+    auto addr = peer_addresses_.find(m.to);
+    if (addr == peer_addresses_.end() || m.to == self_.node_id) return;
+    AddLink(m.to, addr->second, /*member=*/false);
+    it = links_.find(m.to);
+  }
   std::shared_ptr<OutLink> link = it->second;
+  link->last_send_ms = SteadyMs();
   if (faults_.drop_to.count(m.to)) {
     ++link->stats.messages_dropped;
     return;

@@ -4,7 +4,10 @@
 // one frame. A link that is down, or a peer too slow to keep up, loses
 // messages: the replication protocol retries, so the event loop never waits.
 // Links follow the membership (SetMembers). A node that is not a member yet
-// reaches one with a short-lived join connection (SendJoin).
+// reaches one with a short-lived join connection (SendJoin). A message to a
+// node outside the membership (a removed node the leader must tell the log,
+// see LeaderCore::AddDeparting) opens a link to the peer address its hello
+// gave; such a link closes once unused for kDepartedLinkIdleMs.
 #pragma once
 
 #include <asio.hpp>
@@ -27,6 +30,7 @@ struct PeerLinkStatus {
   NodeId id = 0;
   std::string address;       // where we dial it
   bool connected = false;    // our outbound link is up
+  bool member = true;        // false: a link to a node outside the membership
   std::string resp_address;  // learned from its hello
   uint64_t messages_sent = 0, messages_dropped = 0, bytes_sent = 0;
 };
@@ -93,7 +97,7 @@ class PeerTransport {
   void FlushLink(const std::shared_ptr<OutLink>& link);
   void WriteLink(const std::shared_ptr<OutLink>& link);
   void Accept();
-  void AddLink(NodeId id, const HostPort& addr);
+  void AddLink(NodeId id, const HostPort& addr, bool member = true);
   bool SendFrameBytes(NodeId to, std::string frame);
 
   asio::io_context& io_;
@@ -104,6 +108,8 @@ class PeerTransport {
   std::map<NodeId, std::shared_ptr<OutLink>> links_;
   std::set<std::shared_ptr<Inbound>> inbound_;
   std::map<NodeId, std::string> resp_addresses_;
+  std::map<NodeId, HostPort> peer_addresses_;  // from hellos: where to reach a non-member
+  std::set<NodeId> members_;                   // as SetMembers last gave them
   std::map<NodeId, std::string> refused_;
   PeerFaults faults_;
   uint64_t messages_received_ = 0;

@@ -68,6 +68,7 @@ std::string ServerImpl::StatusJson() {
   }
   j["rolled_back_writes"] = replica_->rolled_back_writes();
   j["log_first_index"] = st.log_first_index;
+  j["removed_awaiting_log"] = st.removed_awaiting_log;
   {
     const ReadStats& rs = reads_->stats();
     std::optional<uint64_t> fresh = reads_->confirmed_staleness_ns(MonotonicNowNs());
@@ -115,6 +116,7 @@ std::string ServerImpl::StatusJson() {
                        {"peer", p.address},
                        {"resp", p.resp_address},
                        {"connected", p.connected},
+                       {"member", p.member},
                        {"messages_sent", p.messages_sent},
                        {"messages_dropped", p.messages_dropped}});
     j["peers"] = peers;

@@ -247,10 +247,62 @@ def main():
         finally:
             c.cleanup()
 
+    def test_a_removed_leader_records_the_write_it_acknowledged_alone():
+        """acks=async: the leader removes itself, is cut off before the removal
+        commits, and acknowledges one more write alone. The others commit the
+        removal without it, so that write is lost. Nobody sends to a removed
+        node, but it asks (it holds entries it cannot tell are committed): the
+        new leader dials the address its hello gave and sends it the log, and
+        the removed node rolls the write back into its rollback file."""
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "async", "--allow-faults",
+                                   "--election-timeout-ms", "1500", "--heartbeat-ms", "100"]).start()
+        try:
+            old = c.leader()
+            rest = [i for i in c.nodes if i != old]
+            r = redis.Redis(port=c.port(old))
+            check(r.set("before", "1") is True, "a write before the removal")
+            for i in rest:  # the others hear the leader; it does not hear them
+                c.faults(i, {"drop_to": [old]})
+            check(r.execute_command("RKV.REMOVE", old) == b"OK", "the leader removes itself")
+
+            def others_have_the_removal():
+                return all(old not in [m["id"] for m in c.status(i)["members"]] for i in rest)
+            wait_until(others_have_the_removal, 5, "the others to append the removal")
+            c.faults(old, {"drop_to": rest})
+            check(r.set("acked-alone", "x") is True, "acknowledged by the cut-off leader alone")
+            wait_until(lambda: c.status(old)["removed_awaiting_log"], 10,
+                       "the cut-off leader to know it is out and wait to learn its log's fate")
+
+            def new_leader():
+                for i in rest:
+                    st = c.status(i)
+                    if st["role"] == "leader" and st["commit_index"] == st["last_index"]:
+                        return i
+                return None
+            leader = wait_until(new_leader, 20, "the others to elect a leader and commit the removal")
+            for i in c.nodes:
+                c.faults(i, {"clear": True})
+
+            def recorded():
+                return [x for x in c.rollback_records() if x["node"] == old and x["key"] == "acked-alone"]
+            recs = wait_until(recorded, 30, "the removed node to roll back and record the write")
+            check(c.status(old)["rolled_back_writes"] >= 1, "its /status counts the rolled-back write")
+            wait_until(lambda: not c.status(old)["removed_awaiting_log"], 10,
+                       "the removed node to say it has nothing left to learn")
+            check(redis.Redis(port=c.port(leader)).get("acked-alone") is None, "the cluster lost it")
+            check(redis.Redis(port=c.port(leader)).get("before") == b"1", "the earlier write survived")
+            peer = [p for p in c.status(leader)["peers"] if p["id"] == old]
+            check(peer and peer[0]["member"] is False, f"the leader's link to it is a non-member's: {peer}")
+            print(f"  node {old} removed itself, acknowledged a write alone; node {leader} led on; "
+                  f"the removed node recorded it: {recs[0]['file']}", flush=True)
+        finally:
+            c.cleanup()
+
     run_tests([test_log_is_compacted_and_a_returning_follower_gets_a_snapshot, test_join_and_remove,
                test_a_wiped_node_is_refused_until_it_rejoins,
                test_acks_all_counts_the_current_voters, test_snapshot_over_50mb_survives_a_cut_link,
-               test_snapshot_survives_lost_acknowledgements])
+               test_snapshot_survives_lost_acknowledgements,
+               test_a_removed_leader_records_the_write_it_acknowledged_alone])
 
 
 if __name__ == "__main__":
