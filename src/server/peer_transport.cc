@@ -362,7 +362,7 @@ void PeerTransport::Send(Message m) {
     it = links_.find(m.to);
   }
   std::shared_ptr<OutLink> link = it->second;
-  link->last_send_ms = SteadyMs();
+  if (!link->stats.member) link->last_send_ms = SteadyMs();  // only these close when idle
   if (faults_.drop_to.count(m.to)) {
     ++link->stats.messages_dropped;
     return;
