@@ -231,6 +231,7 @@ class Simulation {
   uint64_t LocalTime(const SimNode& n) const {
     return static_cast<uint64_t>(n.clock_offset_ns + static_cast<int64_t>(now_ * n.clock_rate));
   }
+  void NoteRollback(const SimNode& n);
   void Violation(std::string v) {
     if (result_.violations.size() < 20) result_.violations.push_back(std::move(v));
   }
@@ -329,6 +330,7 @@ Status NodeHost::RecordRollback(const RollbackBatch& b) {
     sim_->Violation("node " + std::to_string(node_->id) + " counted " + std::to_string(b.commands) +
                     " rolled-back writes for " + std::to_string(b.entries) + " entries");
   node_->rollbacks.push_back(b);  // modelled as a synced file write
+  sim_->NoteRollback(*node_);
   return Status::Ok();
 }
 uint64_t NodeHost::WallClockMs() { return (sim_->now() + 1700000000ULL * kSec) / kMs; }
@@ -472,6 +474,12 @@ void Simulation::SnapshotTransfer(SimNode* from, NodeId to, uint64_t term,
       if (from->replica) from->replica->SnapshotDone(static_cast<NodeId>(dst + 1), ok, index);
     });
   });
+}
+
+void Simulation::NoteRollback(const SimNode& n) {
+  std::vector<int> members = Members();
+  if (std::find(members.begin(), members.end(), n.id) == members.end())
+    ++result_.stats.removed_node_rollbacks;
 }
 
 std::vector<int> Simulation::Members() {

@@ -63,6 +63,9 @@ struct SimStats {
   uint64_t rolled_back = 0;
   uint64_t snapshots_sent = 0, snapshots_installed = 0, compactions = 0;
   uint64_t joins = 0, removals = 0;
+  // Rollback records written by a node outside the membership: what a removed
+  // node learned, after its removal, was replaced.
+  uint64_t removed_node_rollbacks = 0;
   uint64_t virtual_ns = 0;
   uint64_t events = 0;
   uint64_t heal_ns = 0;  // virtual time from healing to convergence

@@ -166,10 +166,12 @@ int RunSimCommand(const std::vector<std::string>& args) {
           (unsigned long long)r.stats.partitions, (unsigned long long)r.stats.pauses);
       if (r.stats.snapshots_sent || r.stats.joins || r.stats.removals)
         std::printf(
-            "  log: %llu snapshots sent, %llu installed; membership: %llu joins, %llu removals\n",
+            "  log: %llu snapshots sent, %llu installed; membership: %llu joins, %llu removals, "
+            "%llu rollback records by removed nodes\n",
             (unsigned long long)r.stats.snapshots_sent,
             (unsigned long long)r.stats.snapshots_installed, (unsigned long long)r.stats.joins,
-            (unsigned long long)r.stats.removals);
+            (unsigned long long)r.stats.removals,
+            (unsigned long long)r.stats.removed_node_rollbacks);
       std::printf(
           "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
           r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
