@@ -62,6 +62,25 @@ def snapshot_under_way(binary, keys, sent_bytes):
         raise
 
 
+def rejoin_empty(c, victim, leader):
+    """Starts `victim` (stopped) again with an empty data directory and
+    --join, as OPERATIONS.md says, and waits until the leader has promoted it
+    to voter. Returns its process."""
+    data = c.nodes[victim]["data_dir"]
+    subprocess.run(["rm", "-rf", data], check=True)
+    os.makedirs(data)
+    argv = list(c.nodes[victim]["argv"])
+    at = argv.index("--peers")  # a new member names a member to join, not the peers
+    del argv[at:at + 2]
+    log = open(os.path.join(data, "server.log"), "ab")
+    p = subprocess.Popen(argv + ["--join", c.nodes[leader]["peer"]], stdout=log, stderr=log)
+
+    def voter_again():
+        return any(m["id"] == victim and m["voter"] for m in c.status(leader)["members"])
+    wait_until(voter_again, 30, f"node {victim} to rejoin as a voter")
+    return p
+
+
 def main():
     binary = parse_args().binary
 
@@ -164,18 +183,7 @@ def main():
             check(r.execute_command("RKV.REMOVE", victim) == b"OK", "remove the wiped node")
             c.restarted[victim].kill()
             c.restarted[victim].wait()
-            subprocess.run(["rm", "-rf", data], check=True)
-            os.makedirs(data)
-            argv = list(c.nodes[victim]["argv"])
-            at = argv.index("--peers")  # a new member names a member to join, not the peers
-            del argv[at:at + 2]
-            target = c.nodes[leader]["peer"]
-            log = open(os.path.join(data, "server.log"), "ab")
-            rejoined = subprocess.Popen(argv + ["--join", target], stdout=log, stderr=log)
-
-            def voter_again():
-                return any(m["id"] == victim and m["voter"] for m in c.status(leader)["members"])
-            wait_until(voter_again, 30, "the node to rejoin as a voter")
+            rejoined = rejoin_empty(c, victim, leader)
             wait_until(lambda: redis.Redis(port=c.port(victim)).get("while-refused") == b"1", 30,
                        "the rejoined node to hold the data")
             check(not c.status(leader).get("refused_peers"), "no node is refused any more")
@@ -247,6 +255,39 @@ def main():
         finally:
             c.cleanup()
 
+    def test_a_removed_node_that_said_hello_again_can_rejoin_with_new_data():
+        """A removed node's identity is forgotten, so it may come back with new
+        data through --join. A removed node that restarts (or asks for the log)
+        says hello to the members again; they must not remember it then, or
+        they would refuse it when it rejoins wiped."""
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        rejoined = None
+        try:
+            leader = c.leader()
+            load(c.port(leader), 100)
+            c.wait_converged(timeout=30)
+            victim = [i for i in c.nodes if i != leader][0]
+            r = redis.Redis(port=c.port(leader), socket_timeout=10)
+            check(r.execute_command("RKV.REMOVE", victim) == b"OK", "remove a follower")
+            c.kill9(victim)
+            c.restart(victim)  # its old data: it dials the members and says hello
+
+            def hello_seen():
+                return [p for p in c.status(leader)["peers"] if p["id"] == victim and not p["member"]]
+            wait_until(hello_seen, 15, "the leader to hear the removed node's hello")
+            c.restarted[victim].kill()
+            c.restarted[victim].wait()
+            rejoined = rejoin_empty(c, victim, leader)
+            for i in c.nodes:
+                if i != victim:
+                    check(not c.status(i).get("refused_peers"), f"node {i} refuses nobody")
+            check(r.set("after-rejoin", "1") is True, "writes go on")
+        finally:
+            if rejoined:
+                rejoined.kill()
+                rejoined.wait()
+            c.cleanup()
+
     def test_a_removed_leader_records_the_write_it_acknowledged_alone():
         """acks=async: the leader removes itself, is cut off before the removal
         commits, and acknowledges one more write alone. The others commit the
@@ -254,8 +295,11 @@ def main():
         node, but it asks (it holds entries it cannot tell are committed): the
         new leader dials the address its hello gave and sends it the log, and
         the removed node rolls the write back into its rollback file."""
+        # Long election timeouts: the cut-off leader must still lead when the
+        # write arrives, up to a check-quorum period after the others went
+        # quiet (a few HTTP calls, but on a loaded machine).
         c = Cluster(binary, extra=["--mode", "leader", "--acks", "async", "--allow-faults",
-                                   "--election-timeout-ms", "1500", "--heartbeat-ms", "100"]).start()
+                                   "--election-timeout-ms", "3000", "--heartbeat-ms", "100"]).start()
         try:
             old = c.leader()
             rest = [i for i in c.nodes if i != old]
@@ -270,8 +314,6 @@ def main():
             wait_until(others_have_the_removal, 5, "the others to append the removal")
             c.faults(old, {"drop_to": rest})
             check(r.set("acked-alone", "x") is True, "acknowledged by the cut-off leader alone")
-            wait_until(lambda: c.status(old)["removed_awaiting_log"], 10,
-                       "the cut-off leader to know it is out and wait to learn its log's fate")
 
             def new_leader():
                 for i in rest:
@@ -279,13 +321,19 @@ def main():
                     if st["role"] == "leader" and st["commit_index"] == st["last_index"]:
                         return i
                 return None
-            leader = wait_until(new_leader, 20, "the others to elect a leader and commit the removal")
+            leader = wait_until(new_leader, 30, "the others to elect a leader and commit the removal")
+
+            def stepped_down_and_waiting():
+                st = c.status(old)
+                return st["role"] != "leader" and st["removed_awaiting_log"]
+            wait_until(stepped_down_and_waiting, 20,
+                       "the cut-off leader to step down, knowing it is out but not its log's fate")
             for i in c.nodes:
                 c.faults(i, {"clear": True})
 
             def recorded():
                 return [x for x in c.rollback_records() if x["node"] == old and x["key"] == "acked-alone"]
-            recs = wait_until(recorded, 30, "the removed node to roll back and record the write")
+            recs = wait_until(recorded, 60, "the removed node to roll back and record the write")
             check(c.status(old)["rolled_back_writes"] >= 1, "its /status counts the rolled-back write")
             wait_until(lambda: not c.status(old)["removed_awaiting_log"], 10,
                        "the removed node to say it has nothing left to learn")
@@ -302,7 +350,8 @@ def main():
                test_a_wiped_node_is_refused_until_it_rejoins,
                test_acks_all_counts_the_current_voters, test_snapshot_over_50mb_survives_a_cut_link,
                test_snapshot_survives_lost_acknowledgements,
-               test_a_removed_leader_records_the_write_it_acknowledged_alone])
+               test_a_removed_leader_records_the_write_it_acknowledged_alone,
+               test_a_removed_node_that_said_hello_again_can_rejoin_with_new_data])
 
 
 if __name__ == "__main__":
