@@ -62,6 +62,20 @@ def snapshot_under_way(binary, keys, sent_bytes):
         raise
 
 
+def loaded_cluster(binary, keys):
+    """A converged 3-node quorum cluster holding `keys` keys: (cluster,
+    leader, a follower)."""
+    c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+    try:
+        leader = c.leader()
+        load(c.port(leader), keys)
+        c.wait_converged(timeout=30)
+        return c, leader, [i for i in c.nodes if i != leader][0]
+    except BaseException:
+        c.cleanup()
+        raise
+
+
 def rejoin_empty(c, victim, leader):
     """Starts `victim` (stopped) again with an empty data directory and
     --join, as OPERATIONS.md says, and waits until the leader has promoted it
@@ -150,13 +164,9 @@ def main():
     def test_a_wiped_node_is_refused_until_it_rejoins():
         # A node that lost its data (wiped disk) but kept its id could grant a
         # second vote in a term it already voted in: the others refuse it.
-        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        c, leader, victim = loaded_cluster(binary, 500)
         rejoined = None
         try:
-            leader = c.leader()
-            load(c.port(leader), 500)
-            c.wait_converged(timeout=30)
-            victim = [i for i in c.nodes if i != leader][0]
             c.kill9(victim)
             data = c.nodes[victim]["data_dir"]
             for name in os.listdir(data):
@@ -260,13 +270,9 @@ def main():
         data through --join. A removed node that restarts (or asks for the log)
         says hello to the members again; they must not remember it then, or
         they would refuse it when it rejoins wiped."""
-        c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"]).start()
+        c, leader, victim = loaded_cluster(binary, 100)
         rejoined = None
         try:
-            leader = c.leader()
-            load(c.port(leader), 100)
-            c.wait_converged(timeout=30)
-            victim = [i for i in c.nodes if i != leader][0]
             r = redis.Redis(port=c.port(leader), socket_timeout=10)
             check(r.execute_command("RKV.REMOVE", victim) == b"OK", "remove a follower")
             c.kill9(victim)
