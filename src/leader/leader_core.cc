@@ -47,12 +47,14 @@ LeaderCore::LeaderCore(const LeaderOptions& options, CoreRecovery recovery)
   stable_ = log_.last_index();
   applied_ = recovery.applied.index;
   RKV_ASSERT(applied_ <= log_.last_index());
-  // A restarted node knows only its compacted prefix is committed (compaction
-  // stops at the commit); what it applied beyond may be speculative, and it
-  // learns the rest of the commit from the leader. Starting the commit at the
-  // prefix makes an append below it a stale one, answered with where we are,
-  // never matched against entries this log no longer holds (sim seed 114).
-  commit_ = std::min(recovery.log_start.index, log_.first_index() - 1);
+  // A restarted node knows its compacted prefix is committed (compaction
+  // stops at the commit), and so is the state it recovered: the engine holds
+  // committed state only (Replica::FlushStoreWrites). It learns the rest of
+  // the commit from the leader. Starting the commit there makes an append
+  // below it a stale one, answered with where we are, never matched against
+  // entries this log no longer holds (sim seed 114); and entries up to it are
+  // never taken for replaced when a snapshot arrives (Replica::InstallSnapshot).
+  commit_ = std::max(std::min(recovery.log_start.index, log_.first_index() - 1), applied_);
   role_ = Role::kFollower;
   ResetElectionTimer();
 }

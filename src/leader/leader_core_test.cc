@@ -91,6 +91,9 @@ struct TestNode {
   HardState hard_state;
   std::vector<Entry> log;  // durable
   uint64_t applied = 0;
+  // What a restart finds applied: the engine holds committed state only
+  // (Replica::FlushStoreWrites), so speculative applies do not count.
+  uint64_t durable_applied = 0;
 };
 
 class Env {
@@ -242,6 +245,7 @@ class Env {
     CoreRecovery rec;
     rec.hard_state = t.hard_state;
     rec.log = t.log;
+    t.applied = t.durable_applied;
     rec.applied = {0, t.applied};
     if (t.applied > 0 && t.applied <= t.log.size()) rec.applied.term = t.log[t.applied - 1].term;
     t.core = std::make_unique<LeaderCore>(t.options, rec);
@@ -325,11 +329,12 @@ class Env {
         }
         Print(p + " send snapshot to " + std::to_string(to) + " at " + std::to_string(applied));
         dst.log.clear();
-        dst.applied = applied;
+        dst.applied = dst.durable_applied = applied;
         dst.core->InstallSnapshot(id, t.core->term(), meta);
         t.core->ReportSnapshot(to, true, applied);
       }
       if (!rd.append.empty()) t.core->Persisted({rd.append.back().term, rd.append.back().index});
+      t.durable_applied = std::max(t.durable_applied, std::min(t.applied, t.core->commit()));
     }
     return moved;
   }
