@@ -66,6 +66,9 @@ struct SimStats {
   // Rollback records written by a node outside the membership: what a removed
   // node learned, after its removal, was replaced.
   uint64_t removed_node_rollbacks = 0;
+  // Entries recorded as rolled back although the cluster had committed them
+  // (known to the simulator): false reports of loss.
+  uint64_t committed_entries_recorded = 0;
   uint64_t virtual_ns = 0;
   uint64_t events = 0;
   uint64_t heal_ns = 0;  // virtual time from healing to convergence

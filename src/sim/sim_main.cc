@@ -173,8 +173,10 @@ int RunSimCommand(const std::vector<std::string>& args) {
             (unsigned long long)r.stats.removals,
             (unsigned long long)r.stats.removed_node_rollbacks);
       std::printf(
-          "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back\n",
-          r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back);
+          "  virtual time %.2f s (healed and converged in %.2f s); %llu writes rolled back "
+          "(%llu committed entries among them)\n",
+          r.stats.virtual_ns / 1e9, r.stats.heal_ns / 1e9, (unsigned long long)r.stats.rolled_back,
+          (unsigned long long)r.stats.committed_entries_recorded);
       std::printf(
           "  reads (%s): %llu served where invoked, %llu forwarded to the leader, %llu -STALE; "
           "worst staleness %.1f ms%s\n",

@@ -117,6 +117,33 @@ def main():
         finally:
             c.cleanup()
 
+    def test_a_restarted_async_follower_that_gets_a_snapshot_reports_no_rollback():
+        """acks=async: a follower with a log of its own is killed, falls behind
+        the leader's compacted log, and comes back to a snapshot. Nothing was
+        lost, so nothing may be reported lost (the simulator counts such
+        false reports: `committed entries among them`)."""
+        c = Cluster(binary, extra=["--mode", "leader", "--acks", "async"] + COMPACT).start()
+        try:
+            leader = c.leader()
+            load(c.port(leader), 1500)
+            c.wait_converged(timeout=30)
+            victim = [i for i in c.nodes if i != leader][0]
+            st = c.status(victim)
+            check(st["last_index"] - st["log_first_index"] >= 100, f"the follower holds a log: {st}")
+            c.kill9(victim)
+            load(c.port(leader), 5000, prefix="m")
+            wait_until(lambda: c.status(leader)["log_first_index"] > st["last_index"] + 1, 10,
+                       "the leader to compact past the dead follower's log")
+            c.restart(victim)
+            c.wait_converged(timeout=60)
+            sent = [s for s in c.status(leader)["snapshots"] if s["direction"] == "send" and s["peer"] == victim]
+            check(sent and sent[-1]["state"] == "done", f"the follower got a snapshot: {sent}")
+            check(c.status(victim)["rolled_back_writes"] == 0,
+                  f"nothing reported rolled back: {c.status(victim)['rolled_back_writes']}")
+            check(c.rollback_records() == [], f"no rollback records: {c.rollback_records()[:3]}")
+        finally:
+            c.cleanup()
+
     def test_join_and_remove():
         c = Cluster(binary, extra=["--mode", "leader", "--acks", "quorum"] + COMPACT).start()
         joiner = None
@@ -352,7 +379,9 @@ def main():
         finally:
             c.cleanup()
 
-    run_tests([test_log_is_compacted_and_a_returning_follower_gets_a_snapshot, test_join_and_remove,
+    run_tests([test_log_is_compacted_and_a_returning_follower_gets_a_snapshot,
+               test_a_restarted_async_follower_that_gets_a_snapshot_reports_no_rollback,
+               test_join_and_remove,
                test_a_wiped_node_is_refused_until_it_rejoins,
                test_acks_all_counts_the_current_voters, test_snapshot_over_50mb_survives_a_cut_link,
                test_snapshot_survives_lost_acknowledgements,
