@@ -463,13 +463,30 @@ void LeaderCore::AppendToLog(Entry e) {
 
 void LeaderCore::Truncate(uint64_t from) {
   SAFETY_ASSERT(from > commit_);
-  if (from <= applied_) {
+  // Applies still in this Ready (a driver that batches a turn's inputs into
+  // one Ready) were never made: from `from` on they are void, and only what
+  // the driver applied before this Ready needs undoing. Queued applies start
+  // right after that position, or after an earlier rollback's.
+  auto& apply = ready_.apply;
+  const uint64_t driver_applied = apply.empty() ? applied_ : apply.front().entry.index - 1;
+  for (auto it = apply.begin(); it != apply.end();) {
+    if (it->entry.index < from) {
+      ++it;
+      continue;
+    }
+    if (it->request_id != 0)
+      Fail(it->request_id, Status::Timeout("the entry was replaced before it was applied; the "
+                                           "write may or may not take effect"));
+    it = apply.erase(it);
+  }
+  if (from <= driver_applied) {
     // Applied entries the leader's log does not have: undo them (they were
     // acknowledged under async/one and are now rolled back, recorded).
     uint64_t to = from - 1;
-    ready_.rollback_to = LogPosition{log_.term(to), to};
-    applied_ = to;
+    if (!ready_.rollback_to || to < ready_.rollback_to->index)
+      ready_.rollback_to = LogPosition{log_.term(to), to};
   }
+  applied_ = std::min(applied_, from - 1);
   // Entries handed to the driver before (persisting or durable) are recorded;
   // ones still in this Ready were never written anywhere.
   uint64_t unsubmitted =

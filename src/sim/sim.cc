@@ -140,6 +140,7 @@ std::string ReproduceCommand(const SimConfig& c) {
   if (c.mutations.apply_before_commit) s += " --mutation apply-before-commit";
   if (c.mutations.read_without_quorum) s += " --mutation read-without-quorum";
   if (c.membership) s += " --membership";
+  if (c.batch_drains) s += " --batch-drains";
   return s;
 }
 
@@ -184,6 +185,7 @@ class NodeHost final : public ReplicaHost {
   void SendSnapshot(NodeId to, uint64_t term, std::shared_ptr<const void> pin) override;
   void OnMembership(const std::string&) override {}
   void OnApplied() override;
+  bool DeferDrain(std::function<void()> drain) override;
 
  private:
   Simulation* sim_;
@@ -232,6 +234,7 @@ class Simulation {
     return static_cast<uint64_t>(n.clock_offset_ns + static_cast<int64_t>(now_ * n.clock_rate));
   }
   void NoteRollback(const SimNode& n, const RollbackBatch& b);
+  bool DeferDrain(SimNode* n, std::function<void()> drain);
   void Violation(std::string v) {
     if (result_.violations.size() < 20) result_.violations.push_back(std::move(v));
   }
@@ -320,6 +323,7 @@ void NodeHost::OnOutcome(uint64_t id, RequestOutcome o) {
     return;
   sim_->Outcome(node_, id, std::move(o));
 }
+bool NodeHost::DeferDrain(std::function<void()> drain) { return sim_->DeferDrain(node_, drain); }
 void NodeHost::OnApplied() {
   if (node_->reads) node_->reads->OnApplied(sim_->LocalTime(*node_));
 }
@@ -474,6 +478,12 @@ void Simulation::SnapshotTransfer(SimNode* from, NodeId to, uint64_t term,
       if (from->replica) from->replica->SnapshotDone(static_cast<NodeId>(dst + 1), ok, index);
     });
   });
+}
+
+bool Simulation::DeferDrain(SimNode* n, std::function<void()> drain) {
+  if (!c_.batch_drains) return false;
+  At(now_ + rng_.Below(kMs), n->id, true, std::move(drain));
+  return true;
 }
 
 void Simulation::NoteRollback(const SimNode& n, const RollbackBatch& b) {

@@ -49,6 +49,10 @@ struct SimConfig {
   // Membership changes under faults: nodes join (as learners, then promoted)
   // and are removed, keeping 3 to 5 voters.
   bool membership = false;
+  // Drains are deferred to a little later, as the server's event loop defers
+  // them to the end of its turn: several messages and proposals then meet in
+  // one Ready.
+  bool batch_drains = false;
   // Log compaction, small so that snapshots happen in every run.
   uint64_t log_compact_entries = 150;
   uint64_t log_keep_entries = 20;

@@ -92,6 +92,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
   app.add_flag("--verbose", verbose, "print every check's details");
   app.add_flag("--membership", c.membership,
                "change membership under faults: nodes join (learner, then voter) and are removed");
+  app.add_flag("--batch-drains", c.batch_drains,
+               "defer each node's drain by up to 1 ms, as the server defers it to the end of its "
+               "event-loop turn, so several inputs meet in one Ready");
   (void)seed_opt;
   if (std::optional<int> exit_code = ParseFlags(app, args, "replicakv sim")) return *exit_code;
   ParseAcksPolicy(acks, &c.acks);
