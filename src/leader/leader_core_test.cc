@@ -311,9 +311,10 @@ class Env {
         Print(p + " membership " + m.ToString());
       }
       for (NodeId to : rd.send_snapshot_to) {
-        // The snapshot is the applied state; here it arrives at once, whole.
+        // The snapshot is the engine's state, which holds committed state
+        // only (Replica::FlushStoreWrites); here it arrives at once, whole.
         SnapshotMeta meta;
-        uint64_t applied = t.core->applied();
+        uint64_t applied = std::min(t.core->applied(), t.core->commit());
         meta.position = {t.core->log().term(applied), applied};
         meta.membership = t.core->membership().Encode();
         TestNode& dst = nodes_.at(to);
@@ -328,9 +329,11 @@ class Env {
           continue;
         }
         Print(p + " send snapshot to " + std::to_string(to) + " at " + std::to_string(applied));
-        dst.log.clear();
-        dst.applied = dst.durable_applied = applied;
         dst.core->InstallSnapshot(id, t.core->term(), meta);
+        if (dst.core->log().first_index() == applied + 1) {  // taken, not refused as stale
+          dst.log.clear();
+          dst.applied = dst.durable_applied = applied;
+        }
         t.core->ReportSnapshot(to, true, applied);
       }
       if (!rd.append.empty()) t.core->Persisted({rd.append.back().term, rd.append.back().index});
