@@ -104,6 +104,11 @@ class Report {
       ++rolled_back_;
       if (!v.header.empty() && v.header.back() == ':') v.header.pop_back();
       v.header += " (the earlier read's state held a write that was rolled back):";
+    } else if (v.read != kNone && v.missed != kNone &&
+               m.HeldOwnLaterRolledBackWrite(v.read, v.missed)) {
+      ++rolled_back_;
+      if (!v.header.empty() && v.header.back() == ':') v.header.pop_back();
+      v.header += " (its state held this session's own later write, which was rolled back):";
     }
     if (shown_ >= kShownViolationsMax) return;
     ++shown_;

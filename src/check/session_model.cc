@@ -234,6 +234,21 @@ bool Model::HeldRolledBack(uint32_t read) const {
   return false;
 }
 
+bool Model::HeldOwnLaterRolledBackWrite(uint32_t read, uint32_t missed) const {
+  const Op& r = ops_[read];
+  const Op& m = ops_[missed];
+  if (!r.pos.known || m.ret == kNever) return false;
+  // Linear in the history, but only for the few reads that broke a promise.
+  for (uint32_t w = 0; w < ops_.size(); ++w) {
+    const Op& o = ops_[w];
+    if (o.session != r.session || o.type == OpType::kRead || !o.ok() || !o.pos.known ||
+        o.call < m.ret || o.ret >= r.call)
+      continue;
+    if (o.pos.term == r.pos.term && o.pos.index <= r.pos.index && RolledBack(w)) return true;
+  }
+  return false;
+}
+
 bool Model::Precedes(uint32_t a, uint32_t b) const {
   if (a == b) return false;
   const Op& x = ops_[a];

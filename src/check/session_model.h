@@ -122,6 +122,13 @@ class Model {
   // back: a rollback event on the key in the read's term at or below its
   // index (a log holding (t, i) holds every entry of term t before i).
   bool HeldRolledBack(uint32_t read) const;
+  // Whether a read's state held a write its own session made after `missed`
+  // (and before the read) that was later rolled back (same term, at or below
+  // the read's index): the session's writes forked (under async an old and a
+  // new leader each took one), and the read followed the later one onto the
+  // branch that was then discarded. A write the session made after the one a
+  // read held is no excuse: the read should have waited for it.
+  bool HeldOwnLaterRolledBackWrite(uint32_t read, uint32_t missed) const;
 
  private:
   Status Invoke(const Event& e, uint64_t position, uint64_t line);

@@ -182,6 +182,59 @@ TEST(Session, ACounterGoingDownFromARolledBackStateIsCountedApart) {
   }
 }
 
+TEST(Session, AReadOnABranchHoldingTheSessionsOwnRolledBackWriteIsExplained) {
+  // Async, seed 780144: the session's incr is acknowledged at 3.595 by an
+  // old leader, its next write at 4.595 by the new one. No state holds both.
+  // A read served at 4.595 misses the incr; then 4.595 is rolled back and
+  // the incr survives. The read followed the session's own write onto the
+  // branch that was discarded: explained by that write's rollback, and not
+  // without the record.
+  std::string events =
+      R"({"client":1,"type":"invoke","op":"incr","key":"k2","value":5,"time":10,"node":1})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"incr","key":"k2","value":5,"result":300,"time":20,"node":1,"version":"3.595"})"
+      "\n"
+      R"({"client":1,"type":"invoke","op":"write","key":"k4","value":"v1","time":30,"node":3})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"write","key":"k4","value":"v1","time":40,"node":3,"version":"4.595"})"
+      "\n"
+      R"({"client":1,"type":"invoke","op":"read","key":"k2","time":50,"node":2})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"read","key":"k2","value":"295","time":60,"node":2,"version":"4.595"})"
+      "\n";
+  std::string rollback =
+      R"({"type":"rollback","node":3,"key":"k4","value":"v1","term":4,"index":595,"command":["set","k4","v1"]})";
+  for (bool recorded : {true, false}) {
+    Result<History> h = ParseHistory(events + (recorded ? rollback : ""));
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    CheckResult ryw = CheckSessions(*h, SessionChecks{true, false, false, false})[0];
+    EXPECT_EQ(ryw.counts.at("violations"), 1u) << ryw.summary;
+    EXPECT_EQ(ryw.counts.at("rolled_back"), recorded ? 1u : 0u) << ryw.summary;
+  }
+  // The other way round is no excuse: the session's rolled-back write came
+  // first, and the read, served on its branch, missed the later write it
+  // should have waited for (the bug of async seeds 184 and 251).
+  std::string reversed =
+      R"({"client":1,"type":"invoke","op":"write","key":"k4","value":"v1","time":10,"node":1})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"write","key":"k4","value":"v1","time":20,"node":1,"version":"3.595"})"
+      "\n"
+      R"({"client":1,"type":"invoke","op":"incr","key":"k2","value":5,"time":30,"node":3})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"incr","key":"k2","value":5,"result":300,"time":40,"node":3,"version":"4.595"})"
+      "\n"
+      R"({"client":1,"type":"invoke","op":"read","key":"k2","time":50,"node":1})"
+      "\n"
+      R"({"client":1,"type":"ok","op":"read","key":"k2","value":"295","time":60,"node":1,"version":"3.596"})"
+      "\n"
+      R"({"type":"rollback","node":1,"key":"k4","value":"v1","term":3,"index":595,"command":["set","k4","v1"]})";
+  Result<History> h = ParseHistory(reversed);
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  CheckResult ryw = CheckSessions(*h, SessionChecks{true, false, false, false})[0];
+  EXPECT_EQ(ryw.counts.at("violations"), 1u) << ryw.summary;
+  EXPECT_EQ(ryw.counts.at("rolled_back"), 0u) << ryw.summary;
+}
+
 TEST(Session, MalformedHistoryIsUnknown) {
   Result<History> h =
       ParseHistory(R"({"client":1,"type":"ok","op":"read","key":"k","value":"a","time":1})");
