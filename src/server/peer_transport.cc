@@ -137,12 +137,11 @@ class PeerTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     if (!join_only_) {
       t_->resp_addresses_[from_] = h.resp_address;
-      if (auto hp = ParseHostPort(h.peer_address); hp.ok()) t_->peer_addresses_[from_] = *hp;
-      // A member we have no link to yet (we are joining and know no members):
-      // dial it back, so we can answer.
-      if (!t_->links_.count(from_) && !h.peer_address.empty()) {
-        auto hp = ParseHostPort(h.peer_address);
-        if (hp.ok()) t_->AddLink(from_, *hp, t_->members_.empty() || t_->members_.count(from_));
+      if (auto hp = ParseHostPort(h.peer_address); hp.ok()) {
+        t_->peer_addresses_[from_] = *hp;
+        // A member we have no link to yet (we are joining and know no
+        // members): dial it back, so we can answer.
+        if (!t_->links_.count(from_)) t_->AddLink(from_, *hp, !t_->OutsideMembership(from_));
       }
     }
     return true;

@@ -86,6 +86,8 @@ class PeerTransport {
   // Nodes whose connections were refused, and why (the last time).
   const std::map<NodeId, std::string>& refused() const { return refused_; }
   std::string RespAddressOf(NodeId id) const;
+  // Whether `id` is known not to be a member (false while no membership is known).
+  bool OutsideMembership(NodeId id) const { return !members_.empty() && !members_.count(id); }
   uint64_t messages_received() const { return messages_received_; }
   uint64_t frames_refused() const { return frames_refused_; }
 

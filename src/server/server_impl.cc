@@ -622,8 +622,6 @@ void ServerImpl::OnMembership(const std::string& encoded) {
     if (hp.ok()) links[member.id] = *hp;
   }
   transport_->SetMembers(links);
-  member_ids_.clear();
-  for (const Member& member : m.members()) member_ids_.insert(member.id);
   if (!m.empty()) spdlog::info("members: {}", m.ToString());
   // A removed node's identity is forgotten: it may come back, with new data,
   // through --join.
@@ -646,7 +644,7 @@ bool ServerImpl::CheckPeerIdentity(NodeId id, const std::string& uuid, std::stri
     // A node outside the membership (a removed one still asking for the log)
     // is not remembered: its identity was forgotten at its removal, and
     // remembering it again would refuse it when it rejoins with new data.
-    if (!member_ids_.empty() && !member_ids_.count(id)) return true;
+    if (transport_ && transport_->OutsideMembership(id)) return true;
     peer_uuids_[id] = uuid;
     SavePeerUuids();
     return true;

@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -152,7 +151,6 @@ class ServerImpl final : public ReplicaHost {
   // peers (persisted): a node id that returns with another lost its data.
   std::string node_uuid_;
   std::map<NodeId, std::string> peer_uuids_;
-  std::set<NodeId> member_ids_;  // as OnMembership last gave them (empty: not known yet)
   bool CheckPeerIdentity(NodeId id, const std::string& uuid, std::string* why);
   void SavePeerUuids();
   uint64_t boot_ = 0;  // incremented at every start: request ids stay unique across restarts
