@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -24,6 +25,7 @@ constexpr std::string_view kSpareSuffix = ".rkvspare";
 constexpr size_t kSparesMax = 2;
 constexpr std::string_view kMagic = "RKVLOG01";
 constexpr size_t kHeaderBytes = 16;  // magic, nonce
+constexpr uint64_t kBlock = 4096;    // what O_DIRECT writes align to
 
 // A record's checksum starts from its segment's random nonce, so the records
 // a reused file held before fail it: they end the segment like zeros do.
@@ -123,7 +125,10 @@ LogFiles::~LogFiles() {
   }
   for (auto& [id, s] : segments_)
     if (s.fd >= 0) ::close(s.fd);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
 }
+
+void LogFiles::FreeAligned::operator()(char* p) const { std::free(p); }
 
 std::string LogFiles::SegmentPath(uint64_t id) const {
   std::string be;
@@ -435,14 +440,80 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
                     Crc32c(std::string_view(buf_.data() + start + 4, end - start - 4), seg.seed));
   }
   const uint64_t base = seg.end;
-  RKV_RETURN_IF_ERROR(WriteAll(seg.fd, buf_.data(), buf_.size(), base, SegmentPath(id)));
-  if (sync && ::fdatasync(seg.fd) != 0) return Errno("cannot sync", SegmentPath(id));
-  unsynced_ = !sync;
+  bool direct = false;
+  // Appends not yet synced are made durable by an fdatasync, not by a direct write.
+  if (sync && !unsynced_) RKV_RETURN_IF_ERROR(AppendDirect(seg, base, &direct));
+  if (!direct) {
+    tail_known_ = false;
+    RKV_RETURN_IF_ERROR(WriteAll(seg.fd, buf_.data(), buf_.size(), base, SegmentPath(id)));
+    if (sync && ::fdatasync(seg.fd) != 0) return Errno("cannot sync", SegmentPath(id));
+    unsynced_ = !sync;
+  }
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < ops.size(); ++i) Apply(ops[i], id, base + value_at_[i]);
   seg.end = base + buf_.size();
   seg.file_bytes = std::max(seg.file_bytes, seg.end);
   return DropDeadSegments();
+}
+
+Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
+  *done = false;
+  if (direct_unsupported_) return Status::Ok();
+  const std::string path = SegmentPath(seg.id);
+  if (direct_segment_ != seg.id) {
+    if (direct_fd_ >= 0) ::close(direct_fd_);
+    direct_fd_ = -1;
+    direct_segment_ = 0;
+    tail_known_ = false;
+    const int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EINVAL) return Errno("cannot open", path);
+      direct_unsupported_ = true;  // tmpfs, for one
+      return Status::Ok();
+    }
+    direct_fd_ = fd;
+    direct_segment_ = seg.id;
+  }
+  const uint64_t block_start = base & ~(kBlock - 1);
+  if (!tail_known_) {
+    tail_.resize(static_cast<size_t>(base - block_start));
+    for (size_t at = 0; at < tail_.size();) {
+      ssize_t r = ::pread(seg.fd, tail_.data() + at, tail_.size() - at,
+                          static_cast<off_t>(block_start + at));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return Errno("cannot read", path);
+      at += static_cast<size_t>(r);
+    }
+    tail_known_ = true;
+  }
+  const size_t head = tail_.size();
+  const size_t used = head + buf_.size();
+  const size_t padded = static_cast<size_t>((used + kBlock - 1) & ~(kBlock - 1));
+  if (padded > block_cap_) {
+    const size_t cap = std::max<size_t>(padded, 2 * block_cap_);
+    block_buf_.reset(static_cast<char*>(std::aligned_alloc(kBlock, cap)));
+    if (!block_buf_) return Status::IoError("cannot allocate a write buffer for " + path);
+    block_cap_ = cap;
+  }
+  char* block = block_buf_.get();
+  std::memcpy(block, tail_.data(), head);
+  std::memcpy(block + head, buf_.data(), buf_.size());
+  std::memset(block + used, 0, padded - used);  // the file holds zeros past its end anyway
+  for (size_t at = 0; at < padded;) {
+    ssize_t w = ::pwrite(direct_fd_, block + at, padded - at, static_cast<off_t>(block_start + at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && at == 0) {
+      direct_unsupported_ = true;  // O_DIRECT accepted at open, not at write
+      return Status::Ok();
+    }
+    if (w <= 0) return Errno("cannot write", path);
+    at += static_cast<size_t>(w);
+  }
+  const uint64_t end = base + buf_.size();
+  const size_t keep_from = static_cast<size_t>((end & ~(kBlock - 1)) - block_start);
+  tail_.assign(block + keep_from, used - keep_from);
+  *done = true;
+  return Status::Ok();
 }
 
 Status LogFiles::Sync() {

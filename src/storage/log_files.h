@@ -26,6 +26,8 @@
 // overwritten or deleted and every older segment is gone (its deletes then no
 // longer matter).
 //
+// Synced appends are written direct, as whole blocks (the members below).
+//
 // Put, Delete and DeleteRange keep their key-value meaning; the engine
 // (rocksdb_engine.cc) orders them against its RocksDB writes.
 #pragma once
@@ -96,6 +98,10 @@ class LogFiles {
   void Unref(const Location& at);
   Status DropDeadSegments();
   Status ReadValue(const Location& at, std::string* value) const;
+  // Writes buf_ at `base` of the last segment through its direct descriptor:
+  // false in *done when that descriptor cannot be had (the caller writes and
+  // syncs through the page cache instead).
+  Status AppendDirect(const Segment& seg, uint64_t base, bool* done);
   std::string SegmentPath(uint64_t id) const;
 
   const std::string dir_;
@@ -108,6 +114,22 @@ class LogFiles {
   std::vector<size_t> starts_, value_at_;  // within buf_
   std::vector<std::string> spares_;        // dead segments' files, for reuse
   std::atomic<uint64_t> spare_bytes_{0};   // their sizes, for Bytes() on other threads
+
+  // Synced appends go to the disk as whole 4 KiB blocks through a second
+  // descriptor of the last segment, opened O_DIRECT|O_DSYNC: one request
+  // with no page cache, where write + fdatasync costs two system calls and
+  // the page cache's write-back (measured in docs/PERFORMANCE.md). The
+  // block an append starts in is rewritten from tail_, its bytes so far.
+  struct FreeAligned {
+    void operator()(char* p) const;
+  };
+  int direct_fd_ = -1;               // of segment direct_segment_
+  uint64_t direct_segment_ = 0;      // 0: none open
+  bool direct_unsupported_ = false;  // the file system refused O_DIRECT
+  std::string tail_;                 // direct_segment_'s bytes from its last block's start to end
+  bool tail_known_ = false;          // tail_ holds them (a write through the page cache clears it)
+  std::unique_ptr<char, FreeAligned> block_buf_;
+  size_t block_cap_ = 0;
 
   std::mutex prep_mu_;
   std::condition_variable prep_cv_;
