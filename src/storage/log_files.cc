@@ -489,6 +489,9 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
   const size_t head = tail_.size();
   const size_t used = head + buf_.size();
   const size_t padded = static_cast<size_t>((used + kBlock - 1) & ~(kBlock - 1));
+  // Never past the file's end (a segment size that is no multiple of a block):
+  // that would change its size, which a sync must then journal.
+  if (block_start + padded > seg.file_bytes) return Status::Ok();
   if (padded > block_cap_) {
     const size_t cap = std::max<size_t>(padded, 2 * block_cap_);
     block_buf_.reset(static_cast<char*>(std::aligned_alloc(kBlock, cap)));
