@@ -52,6 +52,22 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
     r->log_first_index_ = recovery.log_start.index + 1;
   }
   if (!recovery.log.empty()) r->log_first_index_ = recovery.log.front().index;
+  // The term starts as stored, made to agree with the log that was loaded (a
+  // data directory from before they were kept has none: the log's own).
+  std::string starts;
+  if (engine->Get(Cf::kMeta, TermStarts::kKey, &starts).ok())
+    TermStarts::Decode(starts, &r->term_starts_);  // unreadable: rebuilt below
+  const std::string stored = r->term_starts_.Encode();
+  r->term_starts_.ObservePosition(recovery.log_start);
+  r->term_starts_.Observe(std::nullopt, recovery.log);
+  // Starts past the log's end (written before a crash took their entries).
+  r->term_starts_.Observe(
+      (recovery.log.empty() ? recovery.log_start.index : recovery.log.back().index) + 1, {});
+  if (r->term_starts_.Encode() != stored) {
+    WriteBatch batch;
+    batch.Put(Cf::kMeta, TermStarts::kKey, r->term_starts_.Encode());
+    RKV_RETURN_IF_ERROR(engine->Write(batch, true));
+  }
   RKV_RETURN_IF_ERROR(r->UndoLegacySpeculativeState(recovery));
   recovery.applied = r->store_.applied();
   std::string count;
@@ -174,15 +190,32 @@ void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
   if (term < status().term) return;
   if (meta.position.index <= status().commit_index) return;  // stale: nothing to do
   // What this node held above its commit is replaced wholesale; under async
-  // some of it may have been acknowledged, so it is recorded first.
-  RecordReplaced(core_->UncommittedEntries());
+  // some of it may have been acknowledged, so it is recorded first — except
+  // the entries the sender's history holds (the same term at the same index,
+  // up to the snapshot's): the snapshot's state has them. A node restarted
+  // at its commit would otherwise report committed writes as rolled back.
+  TermStarts sender;
+  bool sender_known = false;
+  for (const auto& [k, v] : image.meta)
+    if (k == TermStarts::kKey) sender_known = TermStarts::Decode(v, &sender);
+  std::vector<Entry> replaced = core_->UncommittedEntries();
+  if (sender_known)
+    std::erase_if(replaced, [&](const Entry& e) {
+      std::optional<uint64_t> t = sender.TermAt(e.index);
+      return e.index <= meta.position.index && t && *t == e.term;
+    });
+  RecordReplaced(replaced);
+  // This node's log becomes the sender's up to the snapshot.
+  TermStarts starts = sender_known ? sender : TermStarts();
+  starts.ObservePosition(meta.position);
+  starts.Observe(meta.position.index + 1, {});  // the sender's log past it is not ours yet
   installing_ = true;
   std::string count;
   PutFixed64BE(&count, rolled_back_writes_);
   Engine* engine = engine_;
   auto img = std::make_shared<SnapshotImage>(std::move(image));
   host_->SubmitTask(
-      [engine, img, meta, count]() -> Status {
+      [engine, img, meta, count, encoded_starts = starts.Encode()]() -> Status {
         WriteBatch mark;
         mark.Put(Cf::kMeta, kInstallingKey, "1");
         RKV_RETURN_IF_ERROR(engine->Write(mark, true));
@@ -190,17 +223,28 @@ void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
         WriteBatch done;
         done.Put(Cf::kMeta, kLogStartKey, EncodePosition(meta.position));
         done.Put(Cf::kMeta, kRolledBackKey, count);
+        done.Put(Cf::kMeta, TermStarts::kKey, encoded_starts);
         done.Delete(Cf::kMeta, kInstallingKey);
         return engine->Write(done, true);
       },
-      [this, from, term, meta](const Status& s) { FinishInstall(from, term, meta, s); });
+      [this, from, term, meta, starts](const Status& s) {
+        FinishInstall(from, term, meta, starts, s);
+      });
 }
 
-void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, const Status& s) {
+std::vector<std::string> Replica::SnapshotMetaKeys() {
+  std::vector<std::string> keys = KvStore::SnapshotMetaKeys();
+  keys.emplace_back(TermStarts::kKey);
+  return keys;
+}
+
+void Replica::FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, TermStarts starts,
+                            const Status& s) {
   if (!s.ok()) {
     host_->OnFatal(s);
     return;
   }
+  term_starts_ = std::move(starts);
   Status ls = store_.Load();
   if (!ls.ok()) {
     host_->OnFatal(ls);
@@ -286,6 +330,8 @@ void Replica::Process(Ready rd) {
   }
   if (log_writes || rollback_writes || !rd.messages_after_persist.empty()) {
     AddLogWrites(rd.hard_state, rd.truncate_from, rd.append, &batch);
+    if (term_starts_.Observe(rd.truncate_from, rd.append))
+      batch.Put(Cf::kMeta, TermStarts::kKey, term_starts_.Encode());
     std::optional<LogPosition> persisted;
     if (!rd.append.empty()) persisted = LogPosition{rd.append.back().term, rd.append.back().index};
     ++writes_in_flight_;

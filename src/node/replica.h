@@ -111,6 +111,8 @@ class Replica {
   // one whole (it takes the image's files).
   void SnapshotDone(NodeId to, bool ok, uint64_t index);
   void InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image);
+  // The meta keys a snapshot carries: the state's, and the log's term starts.
+  static std::vector<std::string> SnapshotMetaKeys();
   bool installing_snapshot() const { return installing_; }
 
   KvStore& store() { return store_; }
@@ -154,7 +156,8 @@ class Replica {
   void HoldWrites();
   void FlushStoreWrites(const std::optional<LogPosition>& compact_to);
   void RecordReplaced(const std::vector<Entry>& entries);
-  void FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, const Status& s);
+  void FinishInstall(NodeId from, uint64_t term, const SnapshotMeta& meta, TermStarts starts,
+                     const Status& s);
 
   ReplicaHost* host_;
   Engine* engine_;
@@ -166,6 +169,7 @@ class Replica {
   uint64_t writes_in_flight_ = 0;
   uint64_t log_first_index_ = 1;  // no stored log entry is below this
   uint64_t rolled_back_writes_ = 0;
+  TermStarts term_starts_;               // of this node's log, stored with it
   std::map<uint64_t, UndoRecord> undo_;  // by index: applied, not yet majority-committed
   std::deque<HeldWrites> held_writes_;
   uint64_t commit_index_ = 0;   // the majority commit, as far as this node knows

@@ -7,6 +7,7 @@
 
 #include "core/crc32c.h"
 #include "kv/kv_store.h"
+#include "node/replica.h"
 #include "server/server_impl.h"
 
 namespace rkv {
@@ -89,7 +90,7 @@ void SnapshotTransfer::Send(NodeId to, uint64_t term, std::shared_ptr<const void
   Engine* engine = engine_;
   uint64_t id = raw->id;
   raw->exporter = std::thread([this, engine, pin, to, id, dir = raw->dir] {
-    auto image = engine->ExportSnapshot(pin, KvStore::SnapshotMetaKeys(), dir);
+    auto image = engine->ExportSnapshot(pin, Replica::SnapshotMetaKeys(), dir);
     asio::post(io_, [this, to, id, image = std::move(image)]() mutable {
       auto it = out_.find(to);
       if (it == out_.end() || it->second->id != id) return;

@@ -452,7 +452,7 @@ void Simulation::DiskTask(SimNode* n, std::function<Status()> task,
 void Simulation::SnapshotTransfer(SimNode* from, NodeId to, uint64_t term,
                                   std::shared_ptr<const void> pin) {
   ++result_.stats.snapshots_sent;
-  auto image = from->engine->ExportSnapshot(pin, KvStore::SnapshotMetaKeys(), "");
+  auto image = from->engine->ExportSnapshot(pin, Replica::SnapshotMetaKeys(), "");
   int dst = static_cast<int>(to) - 1;
   if (!image.ok() || dst < 0 || dst >= static_cast<int>(nodes_.size())) return;
   auto img = std::make_shared<SnapshotImage>(std::move(image.value()));

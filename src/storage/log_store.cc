@@ -1,5 +1,8 @@
 #include "storage/log_store.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/encoding.h"
 
 namespace rkv {
@@ -59,6 +62,81 @@ void AddLogWrites(const std::optional<HardState>& hard_state,
 
 void AddLogCompaction(uint64_t upto, WriteBatch* batch) {
   batch->DeleteRange(Cf::kLog, LogKey(0), LogKey(upto + 1));
+}
+
+bool TermStarts::Add(uint64_t index, uint64_t term) {
+  // What started at or after `index` was cut or is overwritten.
+  bool changed = false;
+  while (!starts_.empty() && starts_.back().first >= index) {
+    starts_.pop_back();
+    changed = true;
+  }
+  if (!starts_.empty() && starts_.back().second == term) return changed;
+  starts_.emplace_back(index, term);
+  if (starts_.size() > kMax) starts_.erase(starts_.begin());
+  return true;
+}
+
+// Called for every Ready that writes the log: no copies, and nothing to do
+// unless an entry starts a term or a truncation cuts one.
+bool TermStarts::Observe(const std::optional<uint64_t>& truncate_from,
+                         const std::vector<Entry>& append) {
+  bool changed = false;
+  if (truncate_from)
+    while (!starts_.empty() && starts_.back().first >= *truncate_from) {
+      starts_.pop_back();
+      changed = true;
+    }
+  for (const Entry& e : append) {
+    if (!starts_.empty() && starts_.back().second == e.term && starts_.back().first < e.index)
+      continue;  // the common case: the same term goes on
+    changed = Add(e.index, e.term) || changed;
+  }
+  return changed;
+}
+
+bool TermStarts::ObservePosition(const LogPosition& at) {
+  if (at.index == 0) return false;
+  std::optional<uint64_t> known = TermAt(at.index);
+  if (known && *known == at.term) return false;
+  // Disagrees (or unknown): only what is known now holds.
+  const auto before = starts_;
+  starts_.clear();
+  starts_.emplace_back(at.index, at.term);
+  return starts_ != before;
+}
+
+std::optional<uint64_t> TermStarts::TermAt(uint64_t index) const {
+  auto it = std::upper_bound(starts_.begin(), starts_.end(), index,
+                             [](uint64_t i, const auto& s) { return i < s.first; });
+  if (it == starts_.begin()) return std::nullopt;
+  return std::prev(it)->second;
+}
+
+std::string TermStarts::Encode() const {
+  std::string out;
+  PutVarint64(&out, starts_.size());
+  for (const auto& [index, term] : starts_) {
+    PutVarint64(&out, index);
+    PutVarint64(&out, term);
+  }
+  return out;
+}
+
+bool TermStarts::Decode(std::string_view in, TermStarts* out) {
+  uint64_t n = 0;
+  if (!GetVarint64(&in, &n) || n > kMax) return false;
+  std::vector<std::pair<uint64_t, uint64_t>> starts;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t index = 0, term = 0;
+    if (!GetVarint64(&in, &index) || !GetVarint64(&in, &term)) return false;
+    if (!starts.empty() && (index <= starts.back().first || term <= starts.back().second))
+      return false;
+    starts.emplace_back(index, term);
+  }
+  if (!in.empty()) return false;
+  out->starts_ = std::move(starts);
+  return true;
 }
 
 Status LoadCoreState(Engine* engine, CoreRecovery* out) {

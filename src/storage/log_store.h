@@ -5,6 +5,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/replica_core.h"
@@ -22,6 +25,35 @@ void AddLogWrites(const std::optional<HardState>& hard_state,
                   WriteBatch* batch);
 // Deletes log entries with index <= upto.
 void AddLogCompaction(uint64_t upto, WriteBatch* batch);
+
+// Which term each index of a node's log holds, kept past compaction: the
+// first index of each term (the last kMax terms). A snapshot carries its
+// sender's, so that a receiver can tell which of the entries it replaces the
+// sender's history holds (the same index and term is the same entry, Raft's
+// log matching) — those are in the snapshot's state, not rolled back.
+// Stored in the meta family under kTermStartsKey.
+class TermStarts {
+ public:
+  static constexpr std::string_view kKey = "term_starts";
+  static constexpr size_t kMax = 1024;
+
+  // The log was cut from `truncate_from`, then `append` was added (either
+  // may be empty). True when the starts changed (and must be stored).
+  bool Observe(const std::optional<uint64_t>& truncate_from, const std::vector<Entry>& append);
+  // The log now starts after `at` (a snapshot's position, or a loaded log's
+  // start): what came before is forgotten unless it agrees.
+  bool ObservePosition(const LogPosition& at);
+  // The term at `index`, if known (an index before the first start is not).
+  std::optional<uint64_t> TermAt(uint64_t index) const;
+  std::string Encode() const;
+  // False (and *out untouched) when the bytes are not a valid list.
+  static bool Decode(std::string_view in, TermStarts* out);
+  size_t size() const { return starts_.size(); }
+
+ private:
+  bool Add(uint64_t index, uint64_t term);             // true when the starts changed
+  std::vector<std::pair<uint64_t, uint64_t>> starts_;  // (first index, term), both increasing
+};
 
 // Loads the hard state and every stored log entry, in index order (a gap is
 // corruption). Leaves out->applied alone: the state machine owns it.
