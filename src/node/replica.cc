@@ -34,7 +34,7 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
     WriteBatch wipe;
     for (Cf cf : {Cf::kData, Cf::kLog, Cf::kUndo})
       wipe.DeleteRange(cf, "", std::string(64, '\xff'));
-    for (const std::string& k : KvStore::SnapshotMetaKeys()) wipe.Delete(Cf::kMeta, k);
+    for (const std::string& k : SnapshotMetaKeys()) wipe.Delete(Cf::kMeta, k);
     wipe.Delete(Cf::kMeta, kLogStartKey);
     wipe.Delete(Cf::kMeta, kInstallingKey);
     RKV_RETURN_IF_ERROR(engine->Write(wipe, true));
@@ -58,11 +58,20 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaHost* host, Engine* engine
   if (engine->Get(Cf::kMeta, TermStarts::kKey, &starts).ok())
     TermStarts::Decode(starts, &r->term_starts_);  // unreadable: rebuilt below
   const std::string stored = r->term_starts_.Encode();
-  r->term_starts_.ObservePosition(recovery.log_start);
-  r->term_starts_.Observe(std::nullopt, recovery.log);
-  // Starts past the log's end (written before a crash took their entries).
-  r->term_starts_.Observe(
-      (recovery.log.empty() ? recovery.log_start.index : recovery.log.back().index) + 1, {});
+  {
+    // Where the core will start its log (LeaderCore's constructor): what the
+    // starts say up to there must agree with it, and past it only the log
+    // counts (starts written before a crash took their entries go).
+    LogPosition start = recovery.log_start;
+    if (recovery.log.empty() && recovery.applied.index > start.index) start = recovery.applied;
+    if (recovery.log.empty() || recovery.log.front().index == start.index + 1) {
+      r->term_starts_.ObservePosition(start);
+      r->term_starts_.Observe(start.index + 1, {});
+    } else {
+      r->term_starts_ = TermStarts();  // a log that does not follow its start: its own terms only
+    }
+    r->term_starts_.Observe(std::nullopt, recovery.log);
+  }
   if (r->term_starts_.Encode() != stored) {
     WriteBatch batch;
     batch.Put(Cf::kMeta, TermStarts::kKey, r->term_starts_.Encode());
@@ -177,6 +186,10 @@ void Replica::RecordReplaced(const std::vector<Entry>& entries) {
 
 void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
   if (installing_) return;
+  // Effects the core made this turn (a drain deferred to the turn's end)
+  // first: a truncation's discarded entries are recorded there, and the
+  // core's install drops what the driver has not taken.
+  Drain();
   SnapshotMeta meta;
   for (const auto& [k, v] : image.meta) {
     if (k == KvStore::StateMetaKey()) KvStore::DecodeApplied(v, &meta.position);
@@ -194,10 +207,16 @@ void Replica::InstallSnapshot(NodeId from, uint64_t term, SnapshotImage image) {
   // the entries the sender's history holds (the same term at the same index,
   // up to the snapshot's): the snapshot's state has them. A node restarted
   // at its commit would otherwise report committed writes as rolled back.
+  // Sound because the snapshot's state is committed (the engine holds
+  // committed state only: FlushStoreWrites), so the sender's log up to its
+  // index is the cluster's, and one leader per term makes an (index, term)
+  // one entry. Starts that do not agree with the snapshot's own position are
+  // not trusted.
   TermStarts sender;
   bool sender_known = false;
   for (const auto& [k, v] : image.meta)
     if (k == TermStarts::kKey) sender_known = TermStarts::Decode(v, &sender);
+  sender_known = sender_known && sender.TermAt(meta.position.index) == meta.position.term;
   std::vector<Entry> replaced = core_->UncommittedEntries();
   if (sender_known)
     std::erase_if(replaced, [&](const Entry& e) {

@@ -344,3 +344,46 @@ TEST(Replica, ARolledBackConfigEntryPutsTheMembershipBack) {
 
 }  // namespace
 }  // namespace rkv
+
+namespace rkv {
+namespace {
+
+// The term starts a node stores with its log (storage/log_store.h) follow the
+// log it opens: a start written before a crash took its entry goes, and the
+// rest agree with the log, which a snapshot this node sends relies on.
+TEST(Replica, TermStartsFollowTheLogItOpens) {
+  MemoryEngine engine;
+  std::vector<Entry> log;
+  for (uint64_t i = 1; i <= 8; ++i) {
+    Entry e;
+    e.index = i;
+    e.term = i <= 5 ? 1 : 2;
+    e.kind = EntryKind::kNoop;
+    log.push_back(e);
+  }
+  WriteBatch batch;
+  AddLogWrites(std::nullopt, std::nullopt, log, &batch);
+  TermStarts stored;
+  Entry lost;  // its start reached the meta family, the entry never the log
+  lost.index = 9;
+  lost.term = 3;
+  stored.Observe(std::nullopt, log);
+  stored.Observe(std::nullopt, {lost});
+  ASSERT_EQ(stored.TermAt(9), 3u);
+  batch.Put(Cf::kMeta, TermStarts::kKey, stored.Encode());
+  ASSERT_TRUE(engine.Write(batch, true).ok());
+
+  FakeHost host(&engine);
+  auto replica = OpenStandalone(&host, &engine);
+  std::string value;
+  ASSERT_TRUE(engine.Get(Cf::kMeta, TermStarts::kKey, &value).ok());
+  TermStarts now;
+  ASSERT_TRUE(TermStarts::Decode(value, &now));
+  EXPECT_EQ(now.size(), 2u);
+  EXPECT_EQ(now.TermAt(5), 1u);
+  EXPECT_EQ(now.TermAt(6), 2u);
+  EXPECT_EQ(now.TermAt(9), 2u) << "the start of an entry the log lost is gone";
+}
+
+}  // namespace
+}  // namespace rkv

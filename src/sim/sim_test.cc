@@ -258,8 +258,10 @@ TEST(Sim, AsyncLosesWritesButRecordsEveryOne) {
   // replaced: 94% of its records were false), and a snapshot carries the
   // sender's term starts, so the entries it replaces that the sender's
   // history holds are not recorded (27% of the records were still false).
+  // (Entries above the snapshot's index, or older than the starts it keeps,
+  // can still be recorded and committed: none at these seeds.)
   EXPECT_GT(t.rolled_back, 0u);
-  EXPECT_EQ(t.committed_recorded, 0u)
+  EXPECT_LT(t.committed_recorded * 20, t.rolled_back)
       << t.committed_recorded << " of " << t.rolled_back << " recorded writes were committed";
 }
 
@@ -449,11 +451,20 @@ TEST(Sim, ARemovedNodeThatKnowsItIsOutAsksForTheLog) {
   // of its removal), was cut off, and acknowledged writes alone; the others
   // committed the removal and replaced those entries. Knowing it was no
   // longer a member, it never campaigned, so nobody told it: the writes were
-  // lost silently (seed 903574). It now asks the leader for the log while it
-  // holds entries it cannot tell are committed; each seed here fails without
-  // the asking (900504, 900691 and 901497, kept before, now record nothing at
-  // the removed node: what it recorded there were committed entries, which a
-  // snapshot's term starts now tell apart).
+  // lost silently (seeds 903574, 900504, 900691). It now asks the leader for
+  // the log while it holds entries it cannot tell are committed. Seed 901497
+  // also needs the run to wait until such a node has settled (it would have
+  // recorded its loss 1.6 virtual seconds after the members converged).
+  for (uint64_t seed : {900504, 900691, 901497}) {
+    // Since snapshots carry term starts, what the removed node recorded at
+    // these seeds (committed entries) is no longer recorded; they must still
+    // lose nothing silently.
+    SimConfig c = Config(AcksPolicy::kAsync);
+    c.membership = true;
+    c.seed = seed;
+    ExpectPassesAndRecordsEveryLoss(c);
+  }
+  // Each of these fails without the asking (checked by disabling it).
   for (uint64_t seed : {903574, 900079, 900331, 900744}) {
     SimConfig c = Config(AcksPolicy::kAsync);
     c.membership = true;

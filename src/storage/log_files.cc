@@ -429,6 +429,7 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
   if (segments_.rbegin()->second.end > kHeaderBytes &&
       segments_.rbegin()->second.end + buf_.size() > segment_bytes_) {
     RKV_RETURN_IF_ERROR(Sync());  // only the last segment may hold unsynced appends
+    CloseDirect();                // the old segment is written no more
     RKV_RETURN_IF_ERROR(NewSegment(id + 1));
     ++id;
   }
@@ -456,19 +457,24 @@ Status LogFiles::Append(const std::vector<WriteOp>& ops, bool sync) {
   return DropDeadSegments();
 }
 
+void LogFiles::CloseDirect() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  direct_fd_ = -1;
+  direct_segment_ = 0;
+  tail_known_ = false;
+}
+
 Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
   *done = false;
   if (direct_unsupported_) return Status::Ok();
   const std::string path = SegmentPath(seg.id);
   if (direct_segment_ != seg.id) {
-    if (direct_fd_ >= 0) ::close(direct_fd_);
-    direct_fd_ = -1;
-    direct_segment_ = 0;
-    tail_known_ = false;
+    CloseDirect();
     const int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    // Refused (tmpfs, for one): for good. Anything else (out of descriptors):
+    // the page cache this time, the next append tries again.
     if (fd < 0) {
-      if (errno != EINVAL) return Errno("cannot open", path);
-      direct_unsupported_ = true;  // tmpfs, for one
+      direct_unsupported_ = errno == EINVAL;
       return Status::Ok();
     }
     direct_fd_ = fd;
@@ -481,7 +487,8 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
       ssize_t r = ::pread(seg.fd, tail_.data() + at, tail_.size() - at,
                           static_cast<off_t>(block_start + at));
       if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return Errno("cannot read", path);
+      if (r < 0) return Errno("cannot read", path);
+      if (r == 0) return Status::IoError("cannot read " + path + ": it ends before its records");
       at += static_cast<size_t>(r);
     }
     tail_known_ = true;
@@ -492,24 +499,32 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
   // Never past the file's end (a segment size that is no multiple of a block):
   // that would change its size, which a sync must then journal.
   if (block_start + padded > seg.file_bytes) return Status::Ok();
-  if (padded > block_cap_) {
-    const size_t cap = std::max<size_t>(padded, 2 * block_cap_);
-    block_buf_.reset(static_cast<char*>(std::aligned_alloc(kBlock, cap)));
-    if (!block_buf_) return Status::IoError("cannot allocate a write buffer for " + path);
+  // The buffer fits the largest append lately: a one-off large one (moving an
+  // old log out of RocksDB) does not keep its size for good.
+  constexpr size_t kGrain = 64 << 10;
+  if (padded > block_cap_ || (block_cap_ > 16 * kGrain && padded < block_cap_ / 4)) {
+    const size_t cap = (padded + kGrain - 1) / kGrain * kGrain;
+    std::unique_ptr<char, FreeAligned> fresh(static_cast<char*>(std::aligned_alloc(kBlock, cap)));
+    if (!fresh) return Status::Ok();  // the page cache this time
+    block_buf_ = std::move(fresh);
     block_cap_ = cap;
   }
   char* block = block_buf_.get();
   std::memcpy(block, tail_.data(), head);
   std::memcpy(block + head, buf_.data(), buf_.size());
-  std::memset(block + used, 0, padded - used);  // the file holds zeros past its end anyway
+  // Past the records: zeros, which end a segment (the file holds zeros there,
+  // or a reused file's old records, which fail the new nonce's checksums).
+  std::memset(block + used, 0, padded - used);
   for (size_t at = 0; at < padded;) {
     ssize_t w = ::pwrite(direct_fd_, block + at, padded - at, static_cast<off_t>(block_start + at));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EINVAL && at == 0) {
       direct_unsupported_ = true;  // O_DIRECT accepted at open, not at write
+      CloseDirect();
       return Status::Ok();
     }
-    if (w <= 0) return Errno("cannot write", path);
+    if (w < 0) return Errno("cannot write", path);
+    if (w == 0) return Status::IoError("cannot write " + path + ": no progress");
     at += static_cast<size_t>(w);
   }
   const uint64_t end = base + buf_.size();

@@ -102,6 +102,7 @@ class LogFiles {
   // false in *done when that descriptor cannot be had (the caller writes and
   // syncs through the page cache instead).
   Status AppendDirect(const Segment& seg, uint64_t base, bool* done);
+  void CloseDirect();
   std::string SegmentPath(uint64_t id) const;
 
   const std::string dir_;
