@@ -467,10 +467,9 @@ void LogFiles::CloseDirect() {
 Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
   *done = false;
   if (direct_unsupported_) return Status::Ok();
-  const std::string path = SegmentPath(seg.id);
   if (direct_segment_ != seg.id) {
     CloseDirect();
-    const int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    const int fd = ::open(SegmentPath(seg.id).c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
     // Refused (tmpfs, for one): for good. Anything else (out of descriptors):
     // the page cache this time, the next append tries again.
     if (fd < 0) {
@@ -487,8 +486,10 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
       ssize_t r = ::pread(seg.fd, tail_.data() + at, tail_.size() - at,
                           static_cast<off_t>(block_start + at));
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Errno("cannot read", path);
-      if (r == 0) return Status::IoError("cannot read " + path + ": it ends before its records");
+      if (r < 0) return Errno("cannot read", SegmentPath(seg.id));
+      if (r == 0)
+        return Status::IoError("cannot read " + SegmentPath(seg.id) +
+                               ": it ends before its records");
       at += static_cast<size_t>(r);
     }
     tail_known_ = true;
@@ -523,8 +524,8 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
       CloseDirect();
       return Status::Ok();
     }
-    if (w < 0) return Errno("cannot write", path);
-    if (w == 0) return Status::IoError("cannot write " + path + ": no progress");
+    if (w < 0) return Errno("cannot write", SegmentPath(seg.id));
+    if (w == 0) return Status::IoError("cannot write " + SegmentPath(seg.id) + ": no progress");
     at += static_cast<size_t>(w);
   }
   const uint64_t end = base + buf_.size();
