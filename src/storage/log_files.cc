@@ -470,7 +470,7 @@ Status LogFiles::AppendDirect(const Segment& seg, uint64_t base, bool* done) {
   if (direct_segment_ != seg.id) {
     CloseDirect();
     const int fd = ::open(SegmentPath(seg.id).c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
-    // Refused (tmpfs, for one): for good. Anything else (out of descriptors):
+    // Refused (tmpfs before Linux 6.6, for one): for good. Anything else (out of descriptors):
     // the page cache this time, the next append tries again.
     if (fd < 0) {
       direct_unsupported_ = errno == EINVAL;

@@ -134,7 +134,7 @@ TEST(LogFiles, SyncedAppendsRewriteTheirFirstBlockWithoutLosingIt) {
     }
     ASSERT_EQ(ReadAll(log->get()), model);
     if (reopen == 0) {
-      // Where the file system allows it (not tmpfs), the appends went direct.
+      // Where the file system allows it (not tmpfs before Linux 6.6), the appends went direct.
       const std::string probe = dir + "/probe";
       const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_DIRECT, 0644);
       if (fd >= 0) {
