@@ -280,6 +280,21 @@ TEST(Sim, BatchedDrainsLoseNothingUnrecorded) {
   }
 }
 
+TEST(Sim, ARunIsJudgedOnlyOnceEveryReadyIsDrained) {
+  // A seed that once failed (soak, 2026-11-29): under async with membership
+  // changes and batched drains, a removed leader learned that its entry
+  // 4.1190, a write it had acknowledged, was replaced. The core truncated it
+  // at once; the rollback record waited in a Ready for the deferred drain.
+  // The run was judged in between (the core's log looked settled) and called
+  // the loss silent. The simulator now waits for every Ready to be drained.
+  SimConfig c = Config(AcksPolicy::kAsync);
+  c.membership = true;
+  c.batch_drains = true;
+  c.seed = 860723;
+  SimResult r = ExpectPassesAndRecordsEveryLoss(c);
+  EXPECT_GT(r.checks[0].counts.at("lost"), 0u) << "the scenario still happens at this seed";
+}
+
 TEST(Sim, ATruncationVoidsTheAppliesQueuedInTheSameReady) {
   // A seed that once failed (found by a review, reproduced with batched
   // drains): under async a follower queued speculative applies, and a new
