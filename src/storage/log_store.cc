@@ -64,13 +64,18 @@ void AddLogCompaction(uint64_t upto, WriteBatch* batch) {
   batch->DeleteRange(Cf::kLog, LogKey(0), LogKey(upto + 1));
 }
 
-bool TermStarts::Add(uint64_t index, uint64_t term) {
-  // What started at or after `index` was cut or is overwritten.
+bool TermStarts::CutFrom(uint64_t index) {
   bool changed = false;
   while (!starts_.empty() && starts_.back().first >= index) {
     starts_.pop_back();
     changed = true;
   }
+  return changed;
+}
+
+bool TermStarts::Add(uint64_t index, uint64_t term) {
+  // What started at or after `index` was cut or is overwritten.
+  const bool changed = CutFrom(index);
   if (!starts_.empty() && starts_.back().second == term) return changed;
   starts_.emplace_back(index, term);
   if (starts_.size() > kMax) starts_.erase(starts_.begin());
@@ -81,12 +86,7 @@ bool TermStarts::Add(uint64_t index, uint64_t term) {
 // unless an entry starts a term or a truncation cuts one.
 bool TermStarts::Observe(const std::optional<uint64_t>& truncate_from,
                          const std::vector<Entry>& append) {
-  bool changed = false;
-  if (truncate_from)
-    while (!starts_.empty() && starts_.back().first >= *truncate_from) {
-      starts_.pop_back();
-      changed = true;
-    }
+  bool changed = truncate_from && CutFrom(*truncate_from);
   for (const Entry& e : append) {
     if (!starts_.empty() && starts_.back().second == e.term && starts_.back().first < e.index)
       continue;  // the common case: the same term goes on
@@ -96,14 +96,10 @@ bool TermStarts::Observe(const std::optional<uint64_t>& truncate_from,
 }
 
 bool TermStarts::ObservePosition(const LogPosition& at) {
-  if (at.index == 0) return false;
-  std::optional<uint64_t> known = TermAt(at.index);
-  if (known && *known == at.term) return false;
+  if (at.index == 0 || TermAt(at.index) == at.term) return false;
   // Disagrees (or unknown): only what is known now holds.
-  const auto before = starts_;
-  starts_.clear();
-  starts_.emplace_back(at.index, at.term);
-  return starts_ != before;
+  starts_.assign(1, {at.index, at.term});
+  return true;
 }
 
 std::optional<uint64_t> TermStarts::TermAt(uint64_t index) const {

@@ -31,7 +31,7 @@ void AddLogCompaction(uint64_t upto, WriteBatch* batch);
 // sender's, so that a receiver can tell which of the entries it replaces the
 // sender's history holds (the same index and term is the same entry, Raft's
 // log matching) — those are in the snapshot's state, not rolled back.
-// Stored in the meta family under kTermStartsKey.
+// Stored in the meta family under kKey.
 class TermStarts {
  public:
   static constexpr std::string_view kKey = "term_starts";
@@ -51,7 +51,9 @@ class TermStarts {
   size_t size() const { return starts_.size(); }
 
  private:
-  bool Add(uint64_t index, uint64_t term);             // true when the starts changed
+  // Each true when the starts changed.
+  bool CutFrom(uint64_t index);  // drops the starts at or after `index`
+  bool Add(uint64_t index, uint64_t term);
   std::vector<std::pair<uint64_t, uint64_t>> starts_;  // (first index, term), both increasing
 };
 
